@@ -4,7 +4,9 @@ Every stage takes and returns these dataclasses; nothing here imports torch so t
 bundle writer and tests can use them cheaply. Arrays are numpy unless noted.
 
 Conventions (see docs/ARCHITECTURE.md):
-- pixels: (x right, y down), in the *working* image unless a field says "full".
+- pixels: (x right, y down), continuous coordinates: pixel i covers [i, i+1), its centre
+  is i + 0.5 (gsplat's convention; a centred principal point is cx = W / 2). Positions are
+  in the *working* image unless a field says "full".
 - camera: OpenCV (x right, y down, z forward); world: meters, Z up, ground plane z = 0.
 """
 from __future__ import annotations
@@ -54,11 +56,10 @@ class Camera:
     world_to_camera: np.ndarray = field(default_factory=lambda: np.eye(4))
 
     def K(self, scale: float = 1.0) -> np.ndarray:
-        """3x3 intrinsics for an image resized by `scale` (pixel-centre convention kept)."""
-        return np.array(
-            [[self.fx * scale, 0.0, (self.cx + 0.5) * scale - 0.5],
-             [0.0, self.fy * scale, (self.cy + 0.5) * scale - 0.5],
-             [0.0, 0.0, 1.0]], dtype=np.float64)
+        """3x3 intrinsics for the image resized by `scale` (continuous pixel coordinates)."""
+        return np.array([[self.fx * scale, 0.0, self.cx * scale],
+                         [0.0, self.fy * scale, self.cy * scale],
+                         [0.0, 0.0, 1.0]], dtype=np.float64)
 
 
 # BlazePose 33-landmark order (mediapipe); index constants used across stages.
@@ -100,6 +101,7 @@ class Bone:
     head: np.ndarray  # [3]
     tail: np.ndarray  # [3]
     roll: float  # radians, Blender's bone roll
+    matrix: np.ndarray | None = None  # [4, 4] armature-space rest matrix (x, y, z axes, head)
 
 
 @dataclass
@@ -126,6 +128,8 @@ class Body:
     params: dict[str, Any] = field(default_factory=dict)  # body-model parameters (JSON-able)
     reprojection_error_px: float = float("nan")
     height_m: float = float("nan")
+    object_to_world: np.ndarray | None = None  # [4, 4] places the body-local (armature) frame
+    root_location: np.ndarray | None = None  # [3] root pose_bone.location (bone-local, meters)
 
 
 @dataclass

@@ -1,0 +1,102 @@
+"""Colour completion of the Gaussians the photo does not see.
+
+Order of evidence, all general (no per-photo tuning):
+1. the left/right mirror partner, if the photo sees it;
+2. the back of the head takes the visible hair colour (top of the head);
+3. a smooth harmonic fill over a k-nearest-neighbour surface graph inside the same
+   fill region (upper garment + arms, lower garment, head, hands, feet), so the
+   back of the torso continues the front's clothing and hidden sleeves their arm;
+4. a region with nothing visible falls back to a related region (hands -> face skin)
+   or to a plain plausible default (dark trousers, dark shoes, neutral grey top).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
+from scipy.spatial import cKDTree
+
+from crowdgaussian.gaussians import parts
+
+# Plausible defaults for regions with no visible pixel at all (labelled as invented).
+_DEFAULTS = {
+    parts.HEAD: (0.78, 0.60, 0.50),   # skin
+    parts.UPPER: (0.50, 0.50, 0.50),  # neutral grey top
+    parts.HANDS: (0.78, 0.60, 0.50),  # skin
+    parts.LOWER: (0.20, 0.22, 0.28),  # dark trousers
+    parts.FEET: (0.12, 0.12, 0.12),   # dark shoes
+}
+
+
+def _harmonic_fill(points: np.ndarray, colors: np.ndarray, known: np.ndarray, prior: np.ndarray,
+                   k: int = 8, prior_weight: float = 1e-3) -> np.ndarray:
+    """Colours of unknown points minimising graph roughness, known points fixed.
+
+    A weak pull towards `prior` keeps components without any known point well-posed.
+    """
+    n = len(points)
+    unknown = ~known
+    if not unknown.any() or n < 2:
+        return colors
+    _, nbr = cKDTree(points).query(points, k=min(k + 1, n))
+    rows = np.repeat(np.arange(n), nbr.shape[1] - 1)
+    cols = nbr[:, 1:].reshape(-1)
+    w = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+    w = ((w + w.T) > 0).astype(np.float64)
+    lap = sp.diags(np.asarray(w.sum(axis=1)).ravel()) - w
+    a = lap[unknown][:, unknown] + prior_weight * sp.identity(int(unknown.sum()))
+    b = -lap[unknown][:, known] @ colors[known] + prior_weight * prior[None, :]
+    out = colors.copy()
+    out[unknown] = np.asarray(spsolve(a.tocsc(), b)).reshape(-1, 3)
+    return out
+
+
+def _hair_colour(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray,
+                 head: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """(median visible colour of the top of the head or None, mask of back-of-head Gaussians)."""
+    z, y = means_rest[head, 2], means_rest[head, 1]
+    z_lo, z_hi = np.percentile(z, 5), z.max()
+    top = head.copy()
+    top[head] = z > z_hi - 0.2 * (z_hi - z_lo)
+    back = head.copy()  # behind the head centre (the body faces -Y) and above the jaw
+    back[head] = (y > np.median(y)) & (z > z_lo + 0.45 * (z_hi - z_lo))
+    seen_top = top & known
+    if seen_top.sum() < 5:
+        return None, back
+    return np.median(colors[seen_top], axis=0), back
+
+
+def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.ndarray,
+                     regions: np.ndarray, partners: np.ndarray) -> np.ndarray:
+    """[N, 3] colours: visible ones kept, hidden ones completed (see module docstring)."""
+    out = colors.astype(np.float64).copy()
+    known = visible.copy()
+    mirror = (~known) & (partners >= 0)
+    mirror &= visible[np.maximum(partners, 0)]
+    out[mirror] = out[partners[mirror]]
+    known |= mirror
+
+    head = regions == parts.HEAD
+    if head.any():
+        hair, back = _hair_colour(means_rest, out, known, head)
+        fill_back = back & ~known
+        if hair is not None and fill_back.any():
+            out[fill_back] = hair
+            known |= fill_back
+
+    medians = {r: np.median(out[known & (regions == r)], axis=0)
+               for r in range(len(parts.REGIONS)) if (known & (regions == r)).any()}
+    fallback = {parts.HANDS: parts.HEAD, parts.FEET: None, parts.LOWER: None,
+                parts.HEAD: parts.HANDS, parts.UPPER: None}
+    for r in range(len(parts.REGIONS)):
+        sel = regions == r
+        if not sel.any():
+            continue
+        if r in medians:
+            prior = medians[r]
+        elif fallback[r] in medians:
+            prior = medians[fallback[r]]
+        else:
+            prior = np.asarray(_DEFAULTS[r])
+        out[sel] = _harmonic_fill(means_rest[sel], out[sel], known[sel], np.asarray(prior))
+    return np.clip(out, 0.0, 1.0)

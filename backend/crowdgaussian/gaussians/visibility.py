@@ -1,0 +1,93 @@
+"""Which Gaussians the photo sees: a triangle z-buffer of every body, then a depth + mask test.
+
+An occluded arm must not take the colour of the person in front: a Gaussian counts as
+seen only if it lies in its own person's mask, faces the camera and is not behind any
+body surface (its own or another person's) in the z-buffer.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from crowdgaussian import types
+
+
+@numba.njit(cache=True)
+def _zbuffer(px: np.ndarray, faces: np.ndarray, face_owner: np.ndarray, height: int,
+             width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest depth and its owner per pixel; px [V, 3] = (x, y, camera z) per vertex."""
+    depth = np.full((height, width), np.inf, dtype=np.float32)
+    owner = np.full((height, width), -1, dtype=np.int32)
+    for f in range(faces.shape[0]):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        za, zb, zc = px[a, 2], px[b, 2], px[c, 2]
+        if za <= 1e-3 or zb <= 1e-3 or zc <= 1e-3:
+            continue
+        xa, ya, xb, yb, xc, yc = px[a, 0], px[a, 1], px[b, 0], px[b, 1], px[c, 0], px[c, 1]
+        area = (xb - xa) * (yc - ya) - (xc - xa) * (yb - ya)
+        if abs(area) < 1e-12:
+            continue
+        x0 = max(int(np.ceil(min(xa, xb, xc))), 0)
+        x1 = min(int(np.floor(max(xa, xb, xc))), width - 1)
+        y0 = max(int(np.ceil(min(ya, yb, yc))), 0)
+        y1 = min(int(np.floor(max(ya, yb, yc))), height - 1)
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                w0 = ((xb - x) * (yc - y) - (xc - x) * (yb - y)) / area
+                w1 = ((xc - x) * (ya - y) - (xa - x) * (yc - y)) / area
+                w2 = 1.0 - w0 - w1
+                if w0 < 0 or w1 < 0 or w2 < 0:
+                    continue
+                z = 1.0 / (w0 / za + w1 / zb + w2 / zc)  # perspective-correct depth
+                if z < depth[y, x]:
+                    depth[y, x] = z
+                    owner[y, x] = face_owner[f]
+    return depth, owner
+
+
+def project(points: np.ndarray, world_to_camera: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """[N, 3] = (x px, y px, camera depth) of world points."""
+    cam = points @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
+    z = cam[:, 2]
+    uv = cam @ K.T
+    safe = np.where(np.abs(z) < 1e-9, 1e-9, z)
+    return np.stack([uv[:, 0] / safe, uv[:, 1] / safe, z], axis=1)
+
+
+def body_zbuffer(bodies: list[types.Body], world_to_camera: np.ndarray, K: np.ndarray,
+                 width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(depth [H, W] float32, inf = empty; owner [H, W] int32 body index, -1 = empty)."""
+    pxs, faces, owners, base = [], [], [], 0
+    for i, body in enumerate(bodies):
+        pxs.append(project(body.vertices_world.astype(np.float64), world_to_camera, K))
+        faces.append(body.faces.astype(np.int64) + base)
+        owners.append(np.full(len(body.faces), i, dtype=np.int32))
+        base += len(body.vertices_world)
+    return _zbuffer(np.concatenate(pxs), np.concatenate(faces), np.concatenate(owners),
+                    int(height), int(width))
+
+
+def sample_nearest(image: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(values at the nearest pixel, inside-image flag) for [N, 2] pixel positions."""
+    h, w = image.shape[:2]
+    ix, iy = np.rint(xy[:, 0]).astype(np.int64), np.rint(xy[:, 1]).astype(np.int64)
+    inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+    return image[np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)], inside
+
+
+def visible_gaussians(means: np.ndarray, normals: np.ndarray, mask: np.ndarray, depth: np.ndarray,
+                      world_to_camera: np.ndarray, K: np.ndarray, depth_tol: float = 0.03,
+                      min_facing: float = 0.15) -> np.ndarray:
+    """[N] bool: inside the own mask, facing the camera, not behind the z-buffer surface.
+
+    `depth` must be rendered with the same K (so pixels line up with `mask`);
+    depth_tol (m) absorbs the splat offset and the z-buffer's pixel discretisation.
+    """
+    px = project(means, world_to_camera, K)
+    in_mask, inside = sample_nearest(mask, px[:, :2])
+    zbuf, _ = sample_nearest(depth, px[:, :2])
+    cam_pos = -world_to_camera[:3, :3].T @ world_to_camera[:3, 3]
+    view = cam_pos[None] - means
+    view /= np.maximum(np.linalg.norm(view, axis=1, keepdims=True), 1e-12)
+    facing = np.sum(view * normals, axis=1)
+    return inside & in_mask.astype(bool) & (px[:, 2] > 0) & (px[:, 2] <= zbuf + depth_tol) & (facing > min_facing)

@@ -1,0 +1,36 @@
+"""Cached ai-edge-litert interpreters for the mediapipe tflite models (loaded once per process)."""
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from ..models import mediapipe_model
+
+NUM_THREADS = 2  # the budget is a 2-core CPU; more threads only contend
+_lock = threading.Lock()  # an Interpreter is not re-entrant
+
+
+@lru_cache(maxsize=None)
+def interpreter(name: str) -> Interpreter:
+    """The allocated interpreter of mediapipe model `name` (e.g. "pose_detection")."""
+    it = Interpreter(model_path=str(mediapipe_model(name)), num_threads=NUM_THREADS)
+    it.allocate_tensors()
+    return it
+
+
+def input_size(name: str) -> tuple[int, int]:
+    """(height, width) of the model's input tensor."""
+    shape = interpreter(name).get_input_details()[0]["shape"]
+    return int(shape[1]), int(shape[2])
+
+
+def run(name: str, tensor: np.ndarray) -> list[np.ndarray]:
+    """Run model `name` on one [H, W, 3] float32 tensor; outputs (batch dim dropped) in model order."""
+    it = interpreter(name)
+    with _lock:
+        it.set_tensor(it.get_input_details()[0]["index"], tensor[None].astype(np.float32))
+        it.invoke()
+        return [it.get_tensor(d["index"])[0].copy() for d in it.get_output_details()]
