@@ -85,9 +85,6 @@ def reconstruct(image: str | Path, out_dir: str | Path, device: str = "auto", ma
     """Reconstruct every person in `image` into a scene bundle at `out_dir`; returns its path."""
     import torch
 
-    from . import previews
-    from .people import draw_detections
-
     out_dir = Path(out_dir).absolute()
     check_output(out_dir, overwrite)
     if quality not in QUALITY:
@@ -101,6 +98,9 @@ def reconstruct(image: str | Path, out_dir: str | Path, device: str = "auto", ma
         scene = reconstruct_scene(photo, device=device, max_persons=max_persons, quality=quality,
                                   progress=progress)
         with progress.stage("previews") as report:
+            from . import previews
+            from .people import draw_detections
+
             report(0.0, "detections")
             pictures = {"detections": draw_detections(photo, scene.people)}
             report(0.2, "overlay")

@@ -22,12 +22,26 @@ CORE = np.array([0, 2, 5, 7, 8, 11, 12, 23, 24])  # head and torso points used t
 
 @dataclass
 class Candidate:
-    """One person hypothesis: its best landmark result and the detections that support it."""
+    """One person hypothesis: consensus landmarks over several crops and the evidence behind them."""
 
-    landmarks: LandmarkResult
+    landmarks: LandmarkResult  # the single crop result closest to the consensus (segmentation, world points)
+    points: np.ndarray  # [39, 2] per-point median over the agreeing crops, photo px
+    visibility: np.ndarray  # [39] median visibility
+    presence: np.ndarray  # [39] median presence
     detection_score: float
-    face: np.ndarray | None  # detector face centre (photo px), None when recovered from segmentation
-    nose_offset: float  # identity check value (0 = nose on the detected face)
+    face: np.ndarray | None  # detector face centre (photo px); None when recovered from segmentation
+    support: int  # number of crops that agreed
+
+
+def consensus(results: list[LandmarkResult], detection_score: float, face: np.ndarray | None) -> Candidate:
+    """Robust per-point median of several crops' answers (crops disagree most on limbs)."""
+    points = np.median(np.stack([r.points for r in results]), axis=0)
+    err = [float(np.median(np.linalg.norm(r.points[:33] - points[:33], axis=1))) for r in results]
+    return Candidate(
+        landmarks=results[int(np.argmin(err))], points=points,
+        visibility=np.median(np.stack([r.visibility for r in results]), axis=0),
+        presence=np.median(np.stack([r.presence for r in results]), axis=0),
+        detection_score=detection_score, face=face, support=len(results))
 
 
 def upper_scale(det: PoseDetection) -> float:
@@ -66,27 +80,25 @@ def seed_rois(det: PoseDetection) -> list[Roi]:
 
 
 def verify_cluster(rgb: np.ndarray, cluster: list[PoseDetection]) -> Candidate | None:
-    """Best landmark result whose nose lands on the detected face; None if no crop passes the check."""
-    best: Candidate | None = None
+    """Consensus of every crop whose landmarks put the nose on the detected face; None if no crop passes.
+
+    A person whose hips are hidden may get a neighbour's skeleton from one crop; the identity
+    check drops such answers and the median over the remaining crops steadies the limbs.
+    """
+    passed: list[LandmarkResult] = []
     for det in cluster[:SEEDS_PER_PERSON]:
         scale = max(upper_scale(det), 1.0)
         for roi in seed_rois(det):
-            for attempt in range(2):  # the crop, then mediapipe's re-crop from the model's own hips
+            for _ in range(2):  # the crop, then mediapipe's re-crop from the model's own hips
                 lm = run_landmarks(rgb, roi)
                 if lm.flag < LANDMARK_MIN_FLAG:
                     break
-                offset = float(np.linalg.norm(lm.points[NOSE] - det.face)) / scale
-                if offset <= MAX_NOSE_OFFSET and (best is None or _better(lm, offset, best)):
-                    best = Candidate(lm, cluster[0].score, cluster[0].face, offset)
+                if np.linalg.norm(lm.points[NOSE] - det.face) <= MAX_NOSE_OFFSET * scale:
+                    passed.append(lm)
                 roi = lm.refined_roi()
-            if best is not None and best.nose_offset < 0.15 and best.landmarks.flag > 0.9:
-                return best
-    return best
-
-
-def _better(lm: LandmarkResult, offset: float, other: Candidate) -> bool:
-    """Prefer a confident result whose nose sits closer to the detected face."""
-    return lm.flag * (1.0 - offset) > other.landmarks.flag * (1.0 - other.nose_offset)
+    if not passed:
+        return None
+    return consensus(passed, cluster[0].score, cluster[0].face)
 
 
 def body_scale(points: np.ndarray) -> float:
@@ -96,17 +108,17 @@ def body_scale(points: np.ndarray) -> float:
     return float(max(np.linalg.norm(shoulders - hips), np.linalg.norm(points[L_SHOULDER] - points[R_SHOULDER]), 1.0))
 
 
-def same_person(a: LandmarkResult, b: LandmarkResult) -> bool:
-    """Two results describe one person when their head and torso points nearly coincide."""
-    d = np.linalg.norm(a.points[CORE] - b.points[CORE], axis=1)
-    return float(np.median(d)) < 0.2 * min(body_scale(a.points), body_scale(b.points))
+def same_person(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two skeletons ([39, 2] px) are one person when their head and torso points nearly coincide."""
+    d = np.linalg.norm(a[CORE] - b[CORE], axis=1)
+    return float(np.median(d)) < 0.2 * min(body_scale(a), body_scale(b))
 
 
 def dedupe(cands: list[Candidate]) -> list[Candidate]:
     """Keep the most confident of candidates that describe the same person."""
     kept: list[Candidate] = []
-    for c in sorted(cands, key=lambda c: -c.landmarks.flag * c.detection_score):
-        if not any(same_person(c.landmarks, k.landmarks) for k in kept):
+    for c in sorted(cands, key=lambda c: (-c.support, -c.detection_score)):
+        if not any(same_person(c.points, k.points) for k in kept):
             kept.append(c)
     return kept
 

@@ -47,7 +47,7 @@ def decode(spec: SsdSpec, raw_boxes: np.ndarray, raw_scores: np.ndarray,
            min_score: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode raw outputs -> (boxes [M,4] x0 y0 x1 y1, keypoints [M,K,2], scores [M]) in tensor px."""
     anchors = anchor_centres(spec) * spec.input_size
-    scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores.reshape(-1), -100.0, 100.0)))
+    scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores.reshape(-1).astype(np.float64), -100.0, 100.0)))
     keep = scores >= (spec.min_score if min_score is None else min_score)
     raw, anc, scores = raw_boxes[keep], anchors[keep], scores[keep]
     centre = raw[:, 0:2] + anc

@@ -1,0 +1,171 @@
+"""build_gaussians(): anchor, colour with a cross-person depth test, complete, fit."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from crowdgaussian import types
+from crowdgaussian.gaussians import anchor, fit, parts, visibility
+from crowdgaussian.gaussians.complete import complete_colours
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FIT_STEPS = {"cpu": 80, "cuda": 300}
+INIT_OPACITY = 0.95
+
+
+@dataclass
+class Anchored:
+    """One person's Gaussians before colouring: binding, rest and world frames."""
+
+    tri: np.ndarray
+    bary: np.ndarray
+    offset: np.ndarray
+    means_rest: np.ndarray
+    quats_rest: np.ndarray
+    scales: np.ndarray
+    skin_indices: np.ndarray
+    skin_weights: np.ndarray
+    means: np.ndarray
+    quats: np.ndarray
+    normals: np.ndarray  # world unit normals
+
+
+def anchor_body(body: types.Body, n: int, seed: int = 0) -> Anchored:
+    """Sample n Gaussians on the rest body surface, skin them and pose them into the world."""
+    v_rest = np.asarray(body.vertices_rest, dtype=np.float64)
+    faces = np.asarray(body.faces, dtype=np.int64)
+    tri, bary = anchor.sample_surface(v_rest, faces, n, seed=seed)
+    offset = np.zeros(n)
+    means_rest, normals_rest = anchor.anchor_points(v_rest, faces, tri, bary, offset)
+    quats_rest = anchor.tangent_quats(v_rest, faces, tri, normals_rest)
+    idx, w = anchor.gaussian_skinning(body.skin_indices, body.skin_weights, faces, tri, bary,
+                                      len(body.rest_to_world))
+    means, quats = anchor.skin_points(means_rest, quats_rest, body.rest_to_world, idx, w)
+    normals = anchor.quat_to_matrix(quats)[:, :, 2]
+    return Anchored(tri, bary, offset, means_rest, quats_rest, anchor.spacing_scales(means_rest),
+                    idx, w, means, quats, normals)
+
+
+def _photo_colours(photo: types.Photo, means: np.ndarray, world_to_camera: np.ndarray,
+                   K: np.ndarray) -> np.ndarray:
+    """[N, 3] photo colour (0..1, bilinear, lightly blurred) at each Gaussian's projection."""
+    img = cv2.GaussianBlur(photo.rgb, (0, 0), sigmaX=max(0.5, 0.0015 * max(photo.width, photo.height)))
+    px = visibility.project(means, world_to_camera, K)[:, :2].astype(np.float32)
+    out = cv2.remap(img, px[:, 0:1].copy(), px[:, 1:2].copy(), interpolation=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1, 3).astype(np.float64) / 255.0
+
+
+def _erode(mask: np.ndarray, frac: float = 0.003) -> np.ndarray:
+    """The mask shrunk by ~frac of the image's longer side (keeps edge colours off the background)."""
+    r = max(1, round(frac * max(mask.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.erode(mask.astype(np.uint8), kernel) > 0
+
+
+def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list[types.Body],
+                    camera: types.Camera, device: str = "cpu", n_per_person: int = 20000,
+                    complete: bool = True, fit_steps: int | None = None,
+                    report: Callable[[float, str], None] | None = None) -> list[types.Gaussians]:
+    """Gaussians of every body: anchored, coloured from the photo, completed, photometrically fitted.
+
+    complete=False is the visible-only baseline: Gaussians the photo does not see are
+    dropped instead of completed (same fit otherwise).
+    """
+    report = report or (lambda f, m: None)
+    by_id = {p.id: p for p in people}
+    persons = [by_id[b.person_id] for b in bodies]
+    w2c = np.asarray(camera.world_to_camera, dtype=np.float64)
+    K = camera.K(photo.scale)
+    report(0.0, "anchoring Gaussians")
+    anchored = [anchor_body(b, n_per_person, seed=i) for i, b in enumerate(bodies)]
+    report(0.1, "depth test across people")
+    depth, owner = visibility.body_zbuffer(bodies, w2c, K, photo.width, photo.height)
+    colours, seen, seen_loose = [], [], []
+    for i, (person, body, a) in enumerate(zip(persons, bodies, anchored)):
+        # colour only from pixels well inside both the mask and the body's own z-buffer region
+        core = _erode(person.mask & (owner == i))
+        vis = visibility.visible_gaussians(a.means, a.normals, core, depth, w2c, K)
+        loose = visibility.visible_gaussians(a.means, a.normals, person.mask, depth, w2c, K, min_facing=0.0)
+        col = _photo_colours(photo, a.means, w2c, K)
+        if complete:
+            regions = parts.part_labels(body.bones, a.skin_indices, a.skin_weights)
+            col = complete_colours(a.means_rest, col, vis, regions, parts.mirror_partners(a.means_rest))
+        colours.append(col)
+        seen.append(vis)
+        seen_loose.append(loose | vis)
+        log.info("person %d: %d / %d Gaussians seen by the photo", body.person_id, int(vis.sum()), len(vis))
+    keep = [np.ones(len(v), bool) if complete else v for v in seen]
+    steps = DEFAULT_FIT_STEPS.get(device, 80) if fit_steps is None else int(fit_steps)
+    report(0.25, "photometric fit")
+    fitted = _run_fit(photo, persons, bodies, anchored, colours, seen_loose, keep, w2c, K, steps, device,
+                      lambda f, m: report(0.25 + 0.7 * f, m))
+    out = []
+    for body, a, col, vis, kp, (cols, ops, scales, offset) in zip(bodies, anchored, colours, seen, keep, fitted):
+        tri, bary = a.tri[kp], a.bary[kp]
+        means_rest, _ = anchor.anchor_points(np.asarray(body.vertices_rest, np.float64),
+                                             np.asarray(body.faces, np.int64), tri, bary, offset)
+        idx, w = a.skin_indices[kp], a.skin_weights[kp]
+        means, quats = anchor.skin_points(means_rest, a.quats_rest[kp], body.rest_to_world, idx, w)
+        out.append(types.Gaussians(
+            means=means.astype(np.float32), quats=quats.astype(np.float32), scales=scales.astype(np.float32),
+            opacities=ops.astype(np.float32), colors=cols.astype(np.float32),
+            means_rest=means_rest.astype(np.float32), quats_rest=a.quats_rest[kp].astype(np.float32),
+            skin_indices=idx, skin_weights=w, tri=tri.astype(np.int32), bary=bary.astype(np.float32),
+            offset=offset.astype(np.float32), visible=vis[kp]))
+    report(1.0, "Gaussians done")
+    return out
+
+
+def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], anchored: list[Anchored],
+             colours: list[np.ndarray], fit_colour: list[np.ndarray], keep: list[np.ndarray], w2c: np.ndarray,
+             K: np.ndarray, steps: int, device: str,
+             report: Callable[[float, str], None]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Fit all people jointly (they occlude each other); split the results back per person."""
+    verts, vnorm, faces, tris, base_v, base_f = [], [], [], [], 0, 0
+    mats = []
+    for body, a, kp in zip(bodies, anchored, keep):
+        v = np.asarray(body.vertices_rest, np.float64)
+        f = np.asarray(body.faces, np.int64)
+        verts.append(v)
+        vnorm.append(anchor.vertex_normals(v, f))
+        faces.append(f + base_v)
+        tris.append(a.tri[kp] + base_f)
+        mats.append(anchor.blended_matrices(body.rest_to_world, a.skin_indices[kp], a.skin_weights[kp]))
+        base_v += len(v)
+        base_f += len(f)
+    m = np.concatenate(mats)
+
+    def cat(items: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate(items).astype(np.float32)).to(device)
+
+    sizes = [int(kp.sum()) for kp in keep]
+    params = fit.FitParams(
+        vertices=cat(verts), vnormals=cat(vnorm), faces=torch.from_numpy(np.concatenate(faces)).to(device),
+        tri=torch.from_numpy(np.concatenate(tris)).to(device),
+        bary=cat([a.bary[kp] for a, kp in zip(anchored, keep)]),
+        offset=cat([a.offset[kp] for a, kp in zip(anchored, keep)]),
+        linear=torch.from_numpy(m[:, :3, :3].astype(np.float32)).to(device),
+        translation=torch.from_numpy(m[:, :3, 3].astype(np.float32)).to(device),
+        quats=cat([a.quats[kp] for a, kp in zip(anchored, keep)]),
+        scales=cat([a.scales[kp] for a, kp in zip(anchored, keep)]),
+        opacities=torch.full((sum(sizes),), INIT_OPACITY, device=device),
+        colors=cat([c[kp] for c, kp in zip(colours, keep)]),
+        fit_colour=torch.from_numpy(np.concatenate([fc[kp] for fc, kp in zip(fit_colour, keep)])).to(device))
+    if steps > 0:
+        target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K)
+        target = fit.FitTarget(*(t.to(device) if isinstance(t, torch.Tensor) else t
+                                 for t in (target.image, target.mask, target.viewmat, target.K,
+                                           target.width, target.height)))
+        cols, ops, scales, offset, _ = fit.fit(params, target, steps, report)
+    else:
+        cols, ops = params.colors.cpu().numpy(), params.opacities.cpu().numpy()
+        scales, offset = params.scales.cpu().numpy(), params.offset.cpu().numpy()
+    splits = np.cumsum(sizes)[:-1]
+    return list(zip(*(np.split(np.asarray(x, np.float64), splits) for x in (cols, ops, scales, offset))))

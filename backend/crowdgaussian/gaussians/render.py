@@ -1,0 +1,38 @@
+"""Render lists of people's Gaussians with the gsplat-shaped rasterizer (previews, evaluation)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from crowdgaussian import types
+
+
+def to_torch(gaussians: list[types.Gaussians], device: str = "cpu") -> dict[str, torch.Tensor]:
+    """Concatenate people's world Gaussians into float32 tensors named like gsplat's arguments."""
+    def cat(name: str) -> torch.Tensor:
+        arr = np.concatenate([np.asarray(getattr(g, name), dtype=np.float32) for g in gaussians])
+        return torch.from_numpy(arr).to(device)
+
+    return {"means": cat("means"), "quats": cat("quats"), "scales": cat("scales"),
+            "opacities": cat("opacities"), "colors": cat("colors")}
+
+
+def render_people(gaussians_list: list[types.Gaussians], viewmats: np.ndarray, Ks: np.ndarray,
+                  width: int, height: int, background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                  device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """(rgb [C, H, W, 3] float 0..1 over `background`, alpha [C, H, W, 1]) of all people together."""
+    from crowdgaussian.render import rasterization
+
+    n_cams = len(viewmats)
+    if not gaussians_list or sum(len(g.means) for g in gaussians_list) == 0:
+        rgb = np.broadcast_to(np.asarray(background, np.float32), (n_cams, height, width, 3)).copy()
+        return rgb, np.zeros((n_cams, height, width, 1), np.float32)
+    t = to_torch(gaussians_list, device)
+    bg = torch.tensor(background, dtype=torch.float32, device=device).expand(n_cams, 3)
+    with torch.no_grad():
+        rgb, alpha, _ = rasterization(
+            t["means"], t["quats"], t["scales"], t["opacities"], t["colors"],
+            torch.as_tensor(np.asarray(viewmats), dtype=torch.float32, device=device),
+            torch.as_tensor(np.asarray(Ks), dtype=torch.float32, device=device),
+            int(width), int(height), backgrounds=bg)
+    return rgb.clamp(0, 1).cpu().numpy(), alpha.cpu().numpy()

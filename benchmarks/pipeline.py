@@ -1,0 +1,54 @@
+"""Whole-pipeline benchmark on bus.jpg: time per stage, total, peak memory, persons found.
+
+Ends with one JSON line {"total_s", "peak_rss_gib", "persons", "stages": {...}, "device"}.
+Goal on the 2-core CPU: total <= 120 s (aim 60 s), peak memory <= 6 GiB.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from crowdgaussian.pipeline import STAGES, reconstruct
+from crowdgaussian.progress import Progress
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--image", type=Path, default=None, help="photo (default: ultralytics' bus.jpg)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--quality", default="default", choices=["fast", "default", "high"])
+    parser.add_argument("--quick", action="store_true", help="accepted for build.py bench; same run")
+    args = parser.parse_args()
+    image = args.image
+    if image is None:
+        spec = importlib.util.find_spec("ultralytics")
+        if spec is None or spec.origin is None:
+            sys.exit("ultralytics (for bus.jpg) is not installed: run `python3 build.py test` first")
+        image = Path(spec.origin).parent / "assets" / "bus.jpg"
+    progress = Progress(STAGES, mode="none")
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        bundle = reconstruct(image, Path(tmp) / "bundle", device=args.device, quality=args.quality,
+                             progress=progress)
+        total = time.perf_counter() - t0
+        persons = len(json.loads((bundle / "manifest.json").read_text())["persons"])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
+    print(f"image: {image}")
+    for name, seconds in progress.timings.items():
+        print(f"  {name:<10} {seconds:7.2f} s")
+    print(f"  {'total':<10} {total:7.2f} s   (goal <= 120 s, aim 60 s; ratio to goal {total / 120:.2f})")
+    print(f"  peak RSS   {peak:7.2f} GiB (goal <= 6 GiB)")
+    print(f"  persons    {persons}")
+    print(json.dumps({"total_s": round(total, 2), "peak_rss_gib": round(peak, 3), "persons": persons,
+                      "device": args.device, "quality": args.quality,
+                      "stages": {k: round(v, 2) for k, v in progress.timings.items()}}))
+
+
+if __name__ == "__main__":
+    main()

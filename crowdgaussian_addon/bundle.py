@@ -1,0 +1,185 @@
+"""Read and validate a CrowdGaussian scene bundle with numpy only (no bpy, no backend).
+
+The bundle format is documented in docs/ARCHITECTURE.md ("Scene bundle"); this reader
+checks the manifest (format, version, required fields, every file inside the bundle and
+present) and decodes the per-person files into plain numpy arrays for the importer.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "crowdgaussian.bundle"
+VERSION = 1
+SH_C0 = 0.28209479177387814
+REQUIRED_PERSON_FILES = ("gaussians_rest", "body", "rig", "skin")
+_PLY_TYPES = {"char": "i1", "uchar": "u1", "short": "i2", "ushort": "u2", "int": "i4", "uint": "u4",
+              "float": "f4", "double": "f8", "int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2",
+              "int32": "i4", "uint32": "u4", "float32": "f4", "float64": "f8"}
+
+
+class BundleError(Exception):
+    """A bundle that cannot be imported; the message is one readable line."""
+
+
+@dataclass
+class SplatData:
+    """Gaussians in linear form: means [N,3], quats [N,4] (w x y z, unit), scales [N,3] (m),
+    opacities [N] (0..1), colors [N,3] (sRGB 0..1, the SH DC term)."""
+
+    means: np.ndarray
+    quats: np.ndarray
+    scales: np.ndarray
+    opacities: np.ndarray
+    colors: np.ndarray
+
+
+@dataclass
+class PersonData:
+    """Everything the importer needs for one person (rest-frame splats, skin, body, rig)."""
+
+    id: int
+    root_translation: np.ndarray
+    splats: SplatData
+    splat_skin_indices: np.ndarray  # [N, K] int
+    splat_skin_weights: np.ndarray  # [N, K] float
+    body: dict[str, np.ndarray]
+    rig: dict
+
+
+def _resolve_inside(root: Path, rel: object, what: str) -> Path:
+    """Bundle-relative path -> absolute path, refusing anything outside the bundle or missing."""
+    if not isinstance(rel, str) or not rel:
+        raise BundleError(f"manifest.json: {what} has no file name")
+    target = (root / rel).resolve()
+    if root != target and root not in target.parents:
+        raise BundleError(f"manifest.json: {what} path {rel!r} points outside the bundle")
+    if not target.is_file():
+        raise BundleError(f"manifest.json: {what} file {rel!r} is missing")
+    return target
+
+
+def load_manifest(directory: str | Path) -> tuple[Path, dict]:
+    """Validate `directory`/manifest.json; returns (resolved bundle root, manifest dict)."""
+    root = Path(directory).resolve()
+    path = root / "manifest.json"
+    if not path.is_file():
+        raise BundleError(f"{root} is not a CrowdGaussian bundle (no manifest.json)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"manifest.json is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"manifest.json: format must be {FORMAT!r}, got {manifest.get('format')!r}"
+                          if isinstance(manifest, dict) else "manifest.json: not a JSON object")
+    if manifest.get("version") != VERSION:
+        raise BundleError(f"manifest.json: unsupported bundle version {manifest.get('version')!r} "
+                          f"(this add-on reads version {VERSION})")
+    try:
+        image, camera, persons = manifest["image"], manifest["camera"], manifest["persons"]
+        _resolve_inside(root, image["file"], "image")
+        int(image["width"]), int(image["height"])
+        for key in ("fx", "fy", "cx", "cy"):
+            float(camera[key])
+        if np.asarray(camera["world_to_camera"], dtype=np.float64).shape != (4, 4):
+            raise BundleError("manifest.json: camera.world_to_camera must be a 4x4 matrix")
+        for person in persons:
+            for key in REQUIRED_PERSON_FILES:
+                _resolve_inside(root, person["files"].get(key), f"person {person.get('id')} {key}")
+            for key, rel in person["files"].items():
+                if key not in REQUIRED_PERSON_FILES and rel is not None:
+                    _resolve_inside(root, rel, f"person {person.get('id')} {key}")
+            int(person["id"])
+            if np.asarray(person["root_translation"], dtype=np.float64).shape != (3,):
+                raise BundleError(f"manifest.json: person {person['id']} root_translation must have 3 numbers")
+        for name, rel in manifest.get("previews", {}).items():
+            _resolve_inside(root, rel, f"preview {name}")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BundleError(f"manifest.json: missing or malformed field ({type(exc).__name__}: {exc})") from None
+    return root, manifest
+
+
+def read_ply_vertices(path: Path) -> np.ndarray:
+    """The vertex element of a binary little-endian PLY as a numpy structured array."""
+    with open(path, "rb") as fh:
+        if fh.readline().strip() != b"ply":
+            raise BundleError(f"{path.name}: not a PLY file")
+        fields: list[tuple[str, str]] = []
+        count, in_vertex, fmt = 0, False, None
+        while True:
+            line = fh.readline()
+            if not line:
+                raise BundleError(f"{path.name}: truncated PLY header")
+            words = line.decode("ascii", "replace").split()
+            if not words or words[0] in ("comment", "obj_info"):
+                continue
+            if words[0] == "format":
+                fmt = words[1]
+            elif words[0] == "element":
+                in_vertex = words[1] == "vertex"
+                if in_vertex:
+                    count = int(words[2])
+                elif not fields:
+                    raise BundleError(f"{path.name}: the vertex element must come first")
+            elif words[0] == "property" and in_vertex:
+                if words[1] == "list" or words[1] not in _PLY_TYPES:
+                    raise BundleError(f"{path.name}: unsupported vertex property {' '.join(words[1:])}")
+                fields.append((words[2], "<" + _PLY_TYPES[words[1]]))
+            elif words[0] == "end_header":
+                break
+        if fmt != "binary_little_endian":
+            raise BundleError(f"{path.name}: only binary little-endian PLY is supported (got {fmt})")
+        data = np.fromfile(fh, dtype=np.dtype(fields), count=count)
+    if len(data) != count:
+        raise BundleError(f"{path.name}: file ends after {len(data)} of {count} vertices")
+    return data
+
+
+def read_splats(path: Path) -> SplatData:
+    """A 3DGS PLY -> linear Gaussian parameters (exp scales, sigmoid opacity, SH DC -> RGB)."""
+    v = read_ply_vertices(path)
+    try:
+        means = np.stack([v["x"], v["y"], v["z"]], 1).astype(np.float64)
+        dc = np.stack([v["f_dc_0"], v["f_dc_1"], v["f_dc_2"]], 1).astype(np.float64)
+        logit = v["opacity"].astype(np.float64)
+        scales = np.exp(np.stack([v[f"scale_{i}"] for i in range(3)], 1).astype(np.float64))
+        quats = np.stack([v[f"rot_{i}"] for i in range(4)], 1).astype(np.float64)
+    except ValueError as exc:
+        raise BundleError(f"{path.name}: not a 3DGS PLY ({exc})") from None
+    quats /= np.maximum(np.linalg.norm(quats, axis=1, keepdims=True), 1e-12)
+    return SplatData(means=means, quats=quats, scales=scales, opacities=1.0 / (1.0 + np.exp(-logit)),
+                     colors=np.clip(dc * SH_C0 + 0.5, 0.0, 1.0))
+
+
+def _npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load the named arrays of an .npz (no pickles), with a clear error for a missing key."""
+    with np.load(path, allow_pickle=False) as data:
+        missing = [k for k in keys if k not in data.files]
+        if missing:
+            raise BundleError(f"{path.name}: missing arrays {missing}")
+        return {k: data[k] for k in data.files}
+
+
+def load_person(root: Path, entry: dict) -> PersonData:
+    """Read one person's rest-frame splats, per-splat skin, body mesh and rig."""
+    files = entry["files"]
+    splats = read_splats(_resolve_inside(root, files["gaussians_rest"], "gaussians_rest"))
+    skin = _npz(_resolve_inside(root, files["skin"], "skin"), ("indices", "weights"))
+    body = _npz(_resolve_inside(root, files["body"], "body"),
+                ("vertices_rest", "faces", "skin_indices", "skin_weights"))
+    rig = json.loads(_resolve_inside(root, files["rig"], "rig").read_text(encoding="utf-8"))
+    n = len(splats.means)
+    if skin["indices"].shape[0] != n or skin["weights"].shape != skin["indices"].shape:
+        raise BundleError(f"person {entry['id']}: skin.npz has {skin['indices'].shape[0]} rows for {n} Gaussians")
+    bones = rig.get("bones") or []
+    if not bones:
+        raise BundleError(f"person {entry['id']}: rig.json has no bones")
+    for idx, wts in ((skin["indices"], skin["weights"]), (body["skin_indices"], body["skin_weights"])):
+        if np.any(((idx < 0) | (idx >= len(bones))) & (wts > 0)):
+            raise BundleError(f"person {entry['id']}: skin refers to a bone index outside the rig")
+    return PersonData(id=int(entry["id"]), root_translation=np.asarray(entry["root_translation"], dtype=np.float64),
+                      splats=splats, splat_skin_indices=skin["indices"].astype(np.int64),
+                      splat_skin_weights=skin["weights"].astype(np.float64), body=body, rig=rig)

@@ -1,0 +1,79 @@
+"""The CLI's contract on bad input: one line, non-zero exit, no output folder, nothing half-written."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+
+
+def _no_leftovers(parent) -> None:
+    assert not [p for p in os.listdir(parent) if p.endswith((".partial", ".old"))]
+
+
+@pytest.mark.parametrize("kind", ["text", "dir", "truncated", "empty"])
+def test_bad_input_gives_one_line_and_no_output(tmp_path, kind):
+    src = tmp_path / "in.jpg"
+    if kind == "text":
+        src.write_text("not a photo")
+    elif kind == "dir":
+        src.mkdir()
+    elif kind == "empty":
+        src.write_bytes(b"")
+    else:
+        Image.fromarray(np.full((300, 300, 3), 90, np.uint8)).save(tmp_path / "ok.jpg")
+        src.write_bytes((tmp_path / "ok.jpg").read_bytes()[:700])
+    out = tmp_path / "out"
+    proc = run_cli("reconstruct", src, "-o", out, "--progress", "json")
+    assert proc.returncode == 2
+    last = json.loads(proc.stdout.splitlines()[-1])
+    assert set(last) == {"error"} and "\n" not in last["error"] and str(src) in last["error"]
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
+    assert not out.exists()
+    _no_leftovers(tmp_path)
+
+
+def test_existing_output_is_refused_and_kept(tmp_path, zidane_photo):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    proc = run_cli("reconstruct", zidane_photo, "-o", out)
+    assert proc.returncode == 2 and "--overwrite" in proc.stderr
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_unwritable_output_is_refused(tmp_path, zidane_photo):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    proc = run_cli("reconstruct", zidane_photo, "-o", blocker / "out")
+    assert proc.returncode == 2 and "cannot write" in proc.stderr
+
+
+def test_photo_without_people_fails_cleanly(tmp_path):
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    Image.fromarray(sklearn_datasets.load_sample_image("china.jpg")).save(tmp_path / "china.png")
+    out = tmp_path / "out"
+    proc = run_cli("reconstruct", tmp_path / "china.png", "-o", out, "--progress", "json")
+    assert proc.returncode == 2
+    assert "no people found" in json.loads(proc.stdout.splitlines()[-1])["error"]
+    assert not out.exists()
+    _no_leftovers(tmp_path)
+
+
+def test_doctor_reports_environment():
+    proc = run_cli("doctor", "--progress", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])["result"]
+    assert report["default_models_missing"] == []
+    assert report["packages"]["torch"] and report["packages"]["anny"]
+    assert isinstance(report["cuda_available"], bool)
+
+
+def test_help_explains_every_option():
+    proc = run_cli("reconstruct", "--help")
+    for option in ("--device", "--max-persons", "--progress", "--overwrite", "--quality", "-o"):
+        assert option in proc.stdout

@@ -1,0 +1,147 @@
+"""End to end on a real photo: bus.jpg -> bundle, checked file by file and by rendering it back."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from plyfile import PlyData
+
+from crowdgaussian.bundle import validate_bundle
+from crowdgaussian.errors import CrowdGaussianError
+from crowdgaussian.ply import read_gaussians_ply
+from crowdgaussian.render import rasterization
+
+PLY_FIELDS = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
+              "rot_0", "rot_1", "rot_2", "rot_3"]
+
+
+@pytest.fixture(scope="module")
+def manifest(bus_bundle):
+    return validate_bundle(bus_bundle)
+
+
+def _render(gaussian_sets, viewmat, K, w, h):
+    """Rasterize PLY-read Gaussians (an independent reader's view of the bundle)."""
+    cat = {k: torch.tensor(np.concatenate([g[k] for g in gaussian_sets]), dtype=torch.float32)
+           for k in ("means", "quats", "scales", "opacities", "colors")}
+    rgb, alpha, meta = rasterization(cat["means"], cat["quats"], cat["scales"], cat["opacities"],
+                                     cat["colors"].clamp(0, 1), torch.tensor(viewmat, dtype=torch.float32)[None],
+                                     torch.tensor(K, dtype=torch.float32)[None], w, h, render_mode="RGB+ED",
+                                     backgrounds=torch.zeros(1, 3))
+    return rgb[0, ..., :3].numpy(), rgb[0, ..., 3].numpy(), alpha[0, ..., 0].numpy()
+
+
+@pytest.fixture(scope="module")
+def photo_view(bus_bundle, manifest):
+    """Per-person renders through the photo camera at 256 px on the longer side."""
+    cam = manifest["camera"]
+    W, H = manifest["image"]["width"], manifest["image"]["height"]
+    s = 256 / max(W, H)
+    w, h = round(W * s), round(H * s)
+    K = np.array([[cam["fx"] * s, 0, cam["cx"] * s], [0, cam["fy"] * s, cam["cy"] * s], [0, 0, 1]])
+    plys = [read_gaussians_ply(bus_bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
+    photo = np.asarray(Image.open(bus_bundle / manifest["image"]["file"]).convert("RGB").resize((w, h), Image.LANCZOS))
+    masks = [np.asarray(Image.open(bus_bundle / p["files"]["mask"]).resize((w, h), Image.BILINEAR)) >= 128
+             for p in manifest["persons"]]
+    return {"all": _render(plys, cam["world_to_camera"], K, w, h),
+            "each": [_render([g], cam["world_to_camera"], K, w, h) for g in plys],
+            "photo": photo.astype(np.float64) / 255.0, "masks": masks, "plys": plys}
+
+
+def test_every_person_is_found(manifest):
+    persons = manifest["persons"]
+    assert len(persons) >= 4  # two walking men + the two people cut by the left and right borders
+    W = manifest["image"]["width"]
+    centres = sorted((p["bbox"][0] + p["bbox"][2]) / 2 / W for p in persons)
+    assert centres[0] < 0.12 and centres[-1] > 0.85  # the border-cut people are among them
+
+
+def test_bundle_files_are_valid(bus_bundle, manifest):
+    assert manifest["format"] == "crowdgaussian.bundle" and manifest["version"] == 1
+    cam = manifest["camera"]
+    assert np.allclose(np.asarray(cam["world_to_camera"])[3], [0, 0, 0, 1])
+    for p in manifest["persons"]:
+        ply = PlyData.read(str(bus_bundle / p["files"]["gaussians"]))  # an independent reader
+        names = ply["vertex"].data.dtype.names
+        assert all(f in names for f in PLY_FIELDS)
+        n = len(ply["vertex"].data)
+        assert n >= 20000
+        data = np.stack([ply["vertex"][f] for f in PLY_FIELDS], 1)
+        assert np.isfinite(data).all()
+        rest = read_gaussians_ply(bus_bundle / p["files"]["gaussians_rest"])
+        assert len(rest["means"]) == n
+        skin = np.load(bus_bundle / p["files"]["skin"])
+        assert skin["indices"].shape == skin["weights"].shape and skin["indices"].shape[0] == n
+        np.testing.assert_allclose(skin["weights"].sum(1), 1.0, atol=1e-4)
+        body = np.load(bus_bundle / p["files"]["body"])
+        assert body["faces"].max() < len(body["vertices_rest"])
+        rig = json.loads((bus_bundle / p["files"]["rig"]).read_text())
+        assert skin["indices"].max() < len(rig["bones"]) and body["skin_indices"].max() < len(rig["bones"])
+        for bone in rig["bones"]:
+            assert set(bone) >= {"name", "parent", "head", "tail", "roll", "pose_quaternion"}
+        mask = np.asarray(Image.open(bus_bundle / p["files"]["mask"]))
+        assert mask.shape == (manifest["image"]["height"], manifest["image"]["width"]) and mask.max() == 255
+    for name in ("detections", "overlay", "views"):
+        assert (bus_bundle / manifest["previews"][name]).is_file()
+
+
+def test_render_through_photo_camera_matches_photo(photo_view):
+    rgb, _, alpha = photo_view["all"]
+    opaque = alpha > 0.95
+    assert opaque.sum() > 2000
+    mse = ((rgb - photo_view["photo"]) ** 2)[opaque].mean()
+    assert 10 * np.log10(1.0 / mse) >= 25.0
+
+
+def test_silhouette_matches_person_masks(photo_view):
+    _, _, alpha = photo_view["all"]
+    union = np.any(photo_view["masks"], axis=0)
+    sil = alpha > 0.5
+    iou = (sil & union).sum() / (sil | union).sum()
+    assert iou >= 0.7, iou
+
+
+def test_bodies_are_plausible_and_three_dimensional(bus_bundle, manifest):
+    for p, ply in zip(manifest["persons"], [read_gaussians_ply(bus_bundle / q["files"]["gaussians_rest"])
+                                            for q in manifest["persons"]]):
+        assert 0.7 <= p["height_m"] <= 2.3
+        # rest frame: facing -Y, Z up; a billboard would have no depth along Y.
+        depth = np.percentile(ply["means"][:, 1], 98) - np.percentile(ply["means"][:, 1], 2)
+        width = np.percentile(ply["means"][:, 0], 98) - np.percentile(ply["means"][:, 0], 2)
+        assert depth > 0.15 and depth > 0.25 * width
+
+
+def test_depth_order_is_consistent_with_occlusions(photo_view):
+    """Where two people's renders overlap, the one owning those photo pixels must be nearer."""
+    each, masks = photo_view["each"], photo_view["masks"]
+    checked = 0
+    for a in range(len(each)):
+        for b in range(a + 1, len(each)):
+            both = (each[a][2] > 0.5) & (each[b][2] > 0.5)
+            owner_a, owner_b = (both & masks[a]).sum(), (both & masks[b]).sum()
+            if owner_a + owner_b < 20:
+                continue
+            front, back = (a, b) if owner_a > owner_b else (b, a)
+            region = both & masks[front]
+            assert np.median(each[front][1][region]) < np.median(each[back][1][region])
+            checked += 1
+    if checked == 0:
+        pytest.skip("no two people's renders overlap in this photo")
+
+
+def test_validation_rejects_paths_outside_and_bad_versions(bus_bundle, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(bus_bundle, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["persons"][0]["files"]["mask"] = "../../etc/passwd"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CrowdGaussianError, match="outside the bundle"):
+        validate_bundle(copy)
+    manifest["version"] = 99
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CrowdGaussianError, match="unsupported version"):
+        validate_bundle(copy)
