@@ -120,3 +120,152 @@ def test_blender_armature_reproduces_rig(body):
         np.testing.assert_allclose(rest, b.matrix, atol=1e-4)
         deform = world @ np.array(obj.pose.bones[b.name].matrix) @ np.linalg.inv(rest)
         np.testing.assert_allclose(deform, body.rest_to_world[i], atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- fitting
+def _camera_looking_along_y(pitch_deg: float, height: float) -> np.ndarray:
+    """world_to_camera of a camera at `height` m looking along +Y, pitched down."""
+    cam_to_world = np.eye(4)
+    axes = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T  # camera x, y, z in the world
+    cam_to_world[:3, :3] = Rotation.from_rotvec([-np.radians(pitch_deg), 0, 0]).as_matrix() @ axes
+    cam_to_world[:3, 3] = [0.0, 0.0, height]
+    return np.linalg.inv(cam_to_world)
+
+
+def _synthetic_people(bodies, camera, w2c):
+    """Persons seen by `camera`: projected landmarks (all visible), z-buffered masks, 3D points."""
+    from crowdgaussian.bodies.landmarks import landmark_map
+    from crowdgaussian.types import Person
+
+    import cv2
+
+    lmap = landmark_map(load_body_model())
+    K = camera.K(1.0)
+
+    def to_cam(x):
+        return x @ w2c[:3, :3].T + w2c[:3, 3]
+
+    def project(xc):
+        return xc[:, :2] / xc[:, 2:] * K[0, 0] + K[:2, 2]
+
+    faces = []
+    for i, b in enumerate(bodies):
+        xc = to_cam(b.vertices_world.astype(np.float64))
+        uv = project(xc)
+        faces += [(xc[f, 2].mean(), i, uv[f]) for f in b.faces]
+    owner = np.full((camera.height, camera.width), -1, np.int32)
+    for _, i, tri in sorted(faces, key=lambda f: -f[0]):  # painter's algorithm, far to near
+        cv2.fillConvexPoly(owner, np.floor(tri).astype(np.int32), i)
+    people = []
+    for i, b in enumerate(bodies):
+        heads = np.einsum("bij,bj->bi", b.rest_to_world, np.c_[[x.head for x in b.bones], np.ones(len(b.bones))])
+        posed = np.tile(np.eye(4), (len(b.bones), 1, 1))
+        posed[:, :3, 3] = heads[:, :3]
+        verts = torch.as_tensor(b.vertices_world[lmap.vertex_ids.numpy()], dtype=torch.float64)
+        lms = to_cam(lmap(verts[None], torch.as_tensor(posed)[None])[0].numpy())
+        mask = owner == i
+        ys, xs = np.nonzero(mask)
+        people.append(Person(id=i, bbox=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float),
+                             score=1.0, keypoints=np.c_[project(lms), np.ones(len(lms))], mask=mask,
+                             keypoints_3d=lms - lms[[23, 24]].mean(0)))
+    return people
+
+
+@pytest.fixture(scope="module")
+def synthetic_fit():
+    """Two adults and a child on one floor, fitted from their own projections."""
+    from crowdgaussian.bodies import fit_bodies
+    from crowdgaussian.types import Camera, Photo
+
+    def place(x, y, yaw):
+        o = np.eye(4)
+        o[:3, :3] = Rotation.from_rotvec([0, 0, yaw]).as_matrix()
+        o[:3, 3] = [x, y, 0.0]
+        return o
+
+    truth = [
+        make_body({"upperarm01.L": [0, 0.5, 0.6], "lowerarm01.L": [0, 0, 1.0], "upperleg01.R": [-0.4, 0, 0],
+                   "lowerleg01.R": [0.6, 0, 0]}, {"height": 0.7}, place(-0.8, 4.2, 0.3), person_id=0),
+        make_body({"upperarm01.R": [0, -0.3, -0.5], "spine03": [0.15, 0, 0]}, {"height": 0.55},
+                  place(0.9, 5.5, -0.4), person_id=1),
+        make_body(None, {"age": 0.25}, place(0.1, 3.4, 0.0), person_id=2),
+    ]
+    camera = Camera(fx=900.0, fy=900.0, cx=480.0, cy=360.0, width=960, height=720)
+    w2c = _camera_looking_along_y(8.0, 1.5)
+    people = _synthetic_people(truth, camera, w2c)
+    photo = Photo(rgb=np.zeros((720, 960, 3), np.uint8), full_width=960, full_height=720, scale=1.0,
+                  path="synthetic")
+    bodies, fitted_camera = fit_bodies(photo, people, camera)
+    return truth, w2c, bodies, fitted_camera
+
+
+def test_fit_synthetic_recovers_bodies(synthetic_fit):
+    truth, w2c, bodies, camera = synthetic_fit
+    assert [b.person_id for b in bodies] == [0, 1, 2]
+    for fit, gt in zip(bodies, truth):
+        assert fit.reprojection_error_px < 3.0
+        assert abs(fit.height_m - gt.height_m) / gt.height_m < 0.1, (fit.height_m, gt.height_m)
+        root_fit = camera.world_to_camera[:3, :3] @ fit.root_translation + camera.world_to_camera[:3, 3]
+        root_gt = w2c[:3, :3] @ gt.root_translation + w2c[:3, 3]
+        assert np.linalg.norm(root_fit - root_gt) < 0.1 * root_gt[2], (root_fit, root_gt)
+        fit_cam = fit.vertices_world @ camera.world_to_camera[:3, :3].T + camera.world_to_camera[:3, 3]
+        gt_cam = gt.vertices_world @ w2c[:3, :3].T + w2c[:3, 3]
+        rel_fit, rel_gt = fit_cam - fit_cam.mean(0), gt_cam - gt_cam.mean(0)
+        assert np.linalg.norm(rel_fit - rel_gt, axis=1).mean() < 0.06, "pose and shape"
+    # the camera: level up to the true 8 degree pitch, at a plausible height
+    cam_to_world = np.linalg.inv(camera.world_to_camera)
+    pitch = np.degrees(np.arcsin(-cam_to_world[2, 2]))
+    assert abs(pitch - 8.0) < 3.0
+    assert 1.2 < cam_to_world[2, 3] < 1.8
+    for fit in bodies:  # everybody stands on z = 0
+        assert abs(fit.vertices_world[:, 2].min()) < 0.06
+
+
+def test_fit_body_is_a_consistent_rig(synthetic_fit):
+    _, _, bodies, _ = synthetic_fit
+    for body in bodies:
+        np.testing.assert_allclose(_lbs(body), body.vertices_world, atol=1e-5)
+        pose = blender_pose_matrices(body.bones, body.bone_pose, body.root_location)
+        rest = np.stack([b.matrix for b in body.bones])
+        np.testing.assert_allclose(body.object_to_world[None] @ pose @ np.linalg.inv(rest),
+                                   body.rest_to_world, atol=1e-6)
+        assert abs(body.object_to_world[2, 3]) < 1e-9, "the armature object sits on the floor"
+
+
+def test_fit_real_photo():
+    """bus.jpg: plausible heights, 3D bodies, depth order consistent with the feet and masks."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        from crowdgaussian.people import find_people
+    except ImportError:
+        pytest.skip("crowdgaussian.people.find_people is not available")
+    from crowdgaussian.bodies import fit_bodies
+    from crowdgaussian.camera import default_camera
+    from crowdgaussian.image_io import load_photo
+
+    spec = importlib.util.find_spec("ultralytics")
+    if spec is None or spec.origin is None:
+        pytest.skip("ultralytics (the source of bus.jpg) is not installed")
+    photo = load_photo(Path(spec.origin).parent / "assets" / "bus.jpg")
+    people = find_people(photo)
+    assert len(people) >= 2
+    bodies, camera = fit_bodies(photo, people, default_camera(photo))
+    w2c = camera.world_to_camera
+    depth = []
+    for body, person in zip(bodies, people):
+        assert 0.7 < body.height_m < 2.3
+        assert body.reprojection_error_px < 15.0
+        cam = body.vertices_world @ w2c[:3, :3].T + w2c[:3, 3]
+        thickness = np.ptp(body.vertices_world @ (body.object_to_world[:3, 1]))
+        assert thickness > 0.15, "a real 3D body, not a cut-out"
+        depth.append(np.median(cam[:, 2]))
+        assert np.all(cam[:, 2] > 0.3)
+    # on one floor, lower feet in the image means nearer the camera
+    feet_y = [p.bbox[3] for p in people]
+    full = [i for i, p in enumerate(people) if not p.truncated]
+    for i in full:
+        for j in full:
+            if feet_y[i] > feet_y[j] + 20:
+                assert depth[i] < depth[j]

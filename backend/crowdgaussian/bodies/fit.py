@@ -1,3 +1,456 @@
-"""Placeholder while fit_bodies is written."""
-def fit_bodies(*a, **k):
-    raise NotImplementedError
+"""fit_bodies(): anny fitted to every person of the photo, all in one camera and one world.
+
+Per person the unknowns are the global rotation and root position (camera frame), the pose of
+the main bones (rotation vectors in body-local rest axes, as in make_body) and the free shape
+phenotypes (weight, muscle, proportions). All persons are optimised together in one batch
+with Adam on:
+- 2D keypoints (Huber, in units of 10% of the person's size) of the visible landmarks;
+- BlazePose's 3D landmarks: directions of the limbs and torso (they resolve depth ambiguity);
+- silhouette: projected body points outside the allowed area (own mask, other people's masks
+  that may hide the body, outside the frame) and own-mask pixels far from the projected body;
+- priors: small angles (strong on legs that are not seen, so hidden legs stand neutrally),
+  knee hinge, phenotypes near the middle.
+Size and distance are ambiguous in one image: the first pass uses an average adult height;
+then ground.py puts the people whose feet are seen on one floor, the depth order is made
+consistent with who hides whom, each person's height (and, below 1.45 m, age) phenotype is
+set to the implied height, and a second pass refits at those distances.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from ..types import Body, Camera, Person, Photo
+from . import ground
+from . import model as M
+from .landmarks import index, landmark_map
+from .make import make_body
+
+log = logging.getLogger(__name__)
+
+ADULT = {"gender": 0.5, "age": 0.5, "height": 0.55}
+FREE_PHENOTYPES = ("muscle", "weight", "proportions")
+# Fitted bones and the weight of their small-angle prior (others stay at rest).
+POSE_PRIOR = {
+    "spine03": 2.0, "spine01": 2.0, "neck01": 1.0, "head": 1.0,
+    "clavicle.L": 5.0, "clavicle.R": 5.0, "upperarm01.L": 0.2, "upperarm01.R": 0.2,
+    "lowerarm01.L": 0.2, "lowerarm01.R": 0.2, "upperleg01.L": 0.5, "upperleg01.R": 0.5,
+    "lowerleg01.L": 0.5, "lowerleg01.R": 0.5, "foot.L": 2.0, "foot.R": 2.0,
+}
+HIDDEN_LEG_PRIOR = 50.0
+LEG_BONES = ("upperleg01", "lowerleg01", "foot")
+SEGMENTS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+            ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+            ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+            ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+            ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
+            ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")]
+FEET = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
+TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+# Facing the camera upright: body-local x, y (back), z (up) -> camera x, z (away), -y.
+FACING_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+SIL_STRIDE = 9  # every 9th vertex (~1500) for the silhouette terms
+COVER_SAMPLES = 400
+VISIBLE = 0.5
+
+
+@dataclass
+class Targets:
+    """Per-person observations as batched tensors (working pixels)."""
+
+    kp: torch.Tensor  # [N,33,2]
+    kp_w: torch.Tensor  # [N,33]
+    sigma: torch.Tensor  # [N] 10% of the person's size, px
+    dirs: torch.Tensor  # [N,S,3] BlazePose 3D segment directions
+    dirs_w: torch.Tensor  # [N,S]
+    outside: torch.Tensor  # [N,1,H,W] distance (px) to the area the body may cover
+    cover: torch.Tensor  # [N,C,2] own-mask pixel samples
+    cover_w: torch.Tensor  # [N,C]
+    prior: torch.Tensor  # [N,J] pose prior weights
+    feet_seen: np.ndarray  # [N] bool
+
+
+@functools.lru_cache(maxsize=2)
+def _fit_model(device: str):
+    """A float32 view of the body model restricted to the fitted vertices.
+
+    Its vertices are the landmark regressor's (first) then every SIL_STRIDE-th one, so that
+    rest shape and skinning cost a fraction of the full mesh. The body-local floor shift it
+    computes is wrong (soles not sampled) but cancels in the camera-frame placement.
+    """
+    full = M.load_body_model(device)
+    lmap = landmark_map(full)
+    ids = torch.cat([lmap.vertex_ids, torch.arange(0, full.template_vertices.shape[0], SIL_STRIDE)])
+    sub = copy.copy(full)
+    sub._buffers = dict(full._buffers)
+    sub._modules = {k: copy.deepcopy(v) for k, v in full._modules.items()}
+    sub.template_vertices = full.template_vertices[ids]
+    sub.blendshapes = full.blendshapes[:, ids]
+    sub.dense_vertex_bone_weights = full.dense_vertex_bone_weights[ids]
+    sub.vertex_bone_weights = full.vertex_bone_weights[ids]
+    sub.vertex_bone_indices = full.vertex_bone_indices[ids]
+    return sub.to(torch.float32)
+
+
+def fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str = "cpu",
+               report: Callable[[float, str], None] | None = None) -> tuple[list[Body], Camera]:
+    """Fit anny to each person; returns their Bodies and the camera placed in the world."""
+    report = report or (lambda f, m: None)
+    if not people:
+        return [], _with_world(camera, ground.camera_to_world(np.array([0.0, -1.0, 0.0]), 1.6))
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    model = _fit_model(device)
+    K = camera.K(photo.scale)
+    targets = _targets(photo, people, model, device)
+    names = list(model.bone_labels)
+    fitted = torch.tensor([names.index(b) for b in POSE_PRIOR])
+    adult = [dict(ADULT) for _ in people]
+    report(0.05, "fitting bodies")
+    state = _initial_state(people, model, K, adult)
+    _optimise(model, state, targets, K, fitted, iters=(30, 110), report=report, span=(0.05, 0.6))
+
+    report(0.6, "placing people on the floor")
+    up, scales, cam_height = _floor(model, state, targets, fitted, K, people)
+    phens = _phenotypes_for_heights(M.load_body_model(device), state, scales)
+    state.rescale(scales, phens)
+    _optimise(model, state, targets, K, fitted, iters=(0, 60), report=report, span=(0.6, 0.95),
+              depth_prior=True)
+    up, _, cam_height = _floor(model, state, targets, fitted, K, people, reorder=False)
+    cam_to_world = ground.camera_to_world(up, cam_height)
+    bodies = _export(model, state, targets, fitted, K, people, cam_to_world)
+    report(1.0, "bodies fitted")
+    return bodies, _with_world(camera, np.linalg.inv(cam_to_world))
+
+
+def _with_world(camera: Camera, world_to_camera: np.ndarray) -> Camera:
+    """A copy of `camera` with a new world_to_camera."""
+    out = copy.copy(camera)
+    out.world_to_camera = world_to_camera
+    return out
+
+
+# ----------------------------------------------------------------------------- observations
+def _targets(photo: Photo, people: list[Person], model, device: str) -> Targets:
+    """Keypoint, 3D-direction and silhouette targets of every person."""
+    h, w = photo.height, photo.width
+    lmap = landmark_map(M.load_body_model(device))
+    masks = [p.mask.astype(bool) for p in people]
+    everybody = np.any(masks, axis=0)
+    rng = np.random.default_rng(0)
+    kp, kp_w, sigma, dirs, dirs_w, outside, cover, cover_w, prior, feet = ([] for _ in range(10))
+    for p, mask in zip(people, masks):
+        xy, vis = p.keypoints[:, :2], p.keypoints[:, 2]
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+        weight = np.where((vis > VISIBLE) & inside, vis, 0.0) * lmap.weight.numpy()
+        kp.append(xy)
+        kp_w.append(weight)
+        x0, y0, x1, y1 = p.bbox
+        sigma.append(max(0.1 * max(x1 - x0, y1 - y0), 5.0))
+        d, dw = np.zeros((len(SEGMENTS), 3)), np.zeros(len(SEGMENTS))
+        if p.keypoints_3d is not None:
+            for s, (a, b) in enumerate(SEGMENTS):
+                v = p.keypoints_3d[index(b)] - p.keypoints_3d[index(a)]
+                if np.linalg.norm(v) > 1e-6:
+                    d[s], dw[s] = v / np.linalg.norm(v), min(weight[index(a)], weight[index(b)])
+        dirs.append(d)
+        dirs_w.append(dw)
+        allowed = (everybody | mask).astype(np.uint8)
+        outside.append(cv2.distanceTransform(1 - allowed, cv2.DIST_L2, 3))
+        ys, xs = np.nonzero(mask)
+        take = rng.choice(len(xs), size=min(COVER_SAMPLES, len(xs)), replace=False) if len(xs) else []
+        c, cw = np.zeros((COVER_SAMPLES, 2)), np.zeros(COVER_SAMPLES)
+        c[:len(take)] = np.stack([xs[take] + 0.5, ys[take] + 0.5], 1) if len(take) else c[:0]
+        cw[:len(take)] = 1.0
+        cover.append(c)
+        cover_w.append(cw)
+        legs_seen = any(weight[index(n)] > 0 for n in ("left_knee", "right_knee", "left_ankle", "right_ankle"))
+        prior.append([HIDDEN_LEG_PRIOR if (not legs_seen and b.startswith(LEG_BONES)) else v
+                      for b, v in POSE_PRIOR.items()])
+        feet.append(sum(weight[index(n)] > 0 for n in FEET + ("left_ankle", "right_ankle")) >= 2)
+    f32 = functools.partial(torch.tensor, dtype=torch.float32, device=model.device)
+    return Targets(kp=f32(np.array(kp)), kp_w=f32(np.array(kp_w)), sigma=f32(sigma),
+                   dirs=f32(np.array(dirs)), dirs_w=f32(np.array(dirs_w)),
+                   outside=f32(np.array(outside))[:, None], cover=f32(np.array(cover)),
+                   cover_w=f32(np.array(cover_w)), prior=f32(prior), feet_seen=np.array(feet))
+
+
+# ----------------------------------------------------------------------------- state
+class State:
+    """Optimised parameters of all persons (camera frame)."""
+
+    def __init__(self, rot: np.ndarray, trans: np.ndarray, phen: list[dict[str, float]], model):
+        f32 = functools.partial(torch.tensor, dtype=torch.float32, device=model.device)
+        self.rot = f32(rot).requires_grad_()  # [N,3] rotvec: body-local -> camera
+        self.xy = f32(trans[:, :2] / trans[:, 2:]).requires_grad_()  # root x/z, y/z
+        self.log_z = f32(np.log(trans[:, 2])).requires_grad_()
+        self.pose = torch.zeros((len(rot), len(POSE_PRIOR), 3), device=model.device).requires_grad_()
+        self.shape = torch.zeros((len(rot), len(FREE_PHENOTYPES)), device=model.device).requires_grad_()
+        self.fixed = M.phenotype_tensor(phen, model)
+        self.log_z_target = self.log_z.detach().clone()
+
+    def params(self) -> list[dict]:
+        """Adam parameter groups."""
+        return [{"params": [self.rot], "lr": 0.03}, {"params": [self.xy], "lr": 0.003},
+                {"params": [self.log_z], "lr": 0.01}, {"params": [self.pose], "lr": 0.03},
+                {"params": [self.shape], "lr": 0.05}]
+
+    def phenotypes(self) -> torch.Tensor:
+        """[N,6] phenotype values: fixed ones plus sigmoid of the free logits."""
+        phen = self.fixed.clone()
+        for i, name in enumerate(FREE_PHENOTYPES):
+            phen[:, M.PHENOTYPES.index(name)] = torch.sigmoid(self.shape[:, i])
+        return phen
+
+    def translation(self) -> torch.Tensor:
+        """[N,3] root head in camera coordinates."""
+        z = torch.exp(self.log_z)[:, None]
+        return torch.cat([self.xy * z, z], dim=1)
+
+    def rescale(self, scales: np.ndarray, phen: list[dict[str, float]]) -> None:
+        """Move each person along their ray by `scales` with new height/age phenotypes."""
+        with torch.no_grad():
+            self.log_z += torch.log(torch.as_tensor(scales, dtype=torch.float32))
+            self.log_z_target = self.log_z.detach().clone()
+            for i, p in enumerate(phen):
+                for k, v in p.items():
+                    self.fixed[i, M.PHENOTYPES.index(k)] = v
+
+
+def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict]) -> State:
+    """Orientation from BlazePose 3D (or facing the camera), distance from the torso size."""
+    with torch.no_grad():
+        verts, rest = M.rest_state(model, M.phenotype_tensor(phen, model))
+        lmap = _lmap(model)
+        lms = lmap(verts[:, :len(lmap.vertex_ids)], rest).cpu().numpy()
+    heads = rest[:, 0, :3, 3].cpu().numpy()
+    rots, trans = [], []
+    for i, p in enumerate(people):
+        local = lms[i] - heads[i]
+        torso = [index(n) for n in TORSO]
+        if p.keypoints_3d is not None:
+            a = local[torso] - local[torso].mean(0)
+            b = p.keypoints_3d[torso] - p.keypoints_3d[torso].mean(0)
+            rot = Rotation.align_vectors(b, a)[0].as_matrix()
+        else:
+            rot = FACING_CAMERA.copy()
+            if p.keypoints[index("left_shoulder"), 0] < p.keypoints[index("right_shoulder"), 0]:
+                rot = rot @ Rotation.from_rotvec([0, 0, np.pi]).as_matrix()
+        kp, vis = p.keypoints[:, :2], p.keypoints[:, 2] > VISIBLE
+        model_len = image_len = 0.0
+        for a_name, b_name in SEGMENTS[8:]:
+            a, b = index(a_name), index(b_name)
+            if vis[a] and vis[b]:
+                model_len += np.linalg.norm((rot @ (local[b] - local[a]))[:2])
+                image_len += np.linalg.norm(kp[b] - kp[a])
+        if image_len > 1.0:
+            z = K[0, 0] * model_len / image_len
+        else:
+            z = K[0, 0] * 1.7 / max(p.bbox[3] - p.bbox[1], 1.0)
+        anchors = [index(n) for n in TORSO if vis[index(n)]] or [int(np.argmax(p.keypoints[:, 2]))]
+        centre2d = kp[anchors].mean(0)
+        centre_local = rot @ local[anchors].mean(0)
+        ray = np.linalg.inv(K) @ np.r_[centre2d, 1.0]
+        trans.append(ray * (z + centre_local[2]) - centre_local)
+        rots.append(Rotation.from_matrix(rot).as_rotvec())
+    return State(np.array(rots), np.array(trans), phen, model)
+
+
+# ----------------------------------------------------------------------------- model in camera
+def _pose_all(state: State, fitted: torch.Tensor, bones: int) -> torch.Tensor:
+    """[N,B,3] rotation vectors with the fitted bones filled in."""
+    full = torch.zeros((state.pose.shape[0], bones, 3), dtype=state.pose.dtype, device=state.pose.device)
+    return full.index_copy(1, fitted, state.pose)
+
+
+def _lmap(model):
+    """The landmark map of the full model behind a fitting model."""
+    return landmark_map(M.load_body_model(str(model.device)))
+
+
+def _posed(model, state: State, fitted: torch.Tensor):
+    """Posed fitting vertices [N,S,3] (camera frame), bone matrices, rest matrices, rotation."""
+    verts, rest = M.rest_state(model, state.phenotypes())
+    parents = [int(p) for p in model.bone_parents]
+    zeros = torch.zeros((len(verts), 3), dtype=verts.dtype, device=verts.device)
+    posed = M.forward_kinematics(rest, parents, _pose_all(state, fitted, len(parents)), zeros)
+    pts = M.skin(model, verts, M.skinning_matrices(rest, posed))
+    rot = M.rotvec_to_matrix(state.rot)
+    head = rest[:, :1, :3, 3]
+    cam = (pts - head) @ rot.transpose(1, 2) + state.translation()[:, None]
+    return cam, posed, rest, rot
+
+
+def _project(pts: torch.Tensor, K: np.ndarray) -> torch.Tensor:
+    """Pinhole projection of camera points [...,3] to working pixels [...,2]."""
+    z = pts[..., 2:].clamp_min(0.05)
+    return torch.cat([K[0, 0] * pts[..., :1] / z + K[0, 2], K[1, 1] * pts[..., 1:2] / z + K[1, 2]], -1)
+
+
+def _huber(e: torch.Tensor) -> torch.Tensor:
+    """Huber on normalised residuals (quadratic below 1)."""
+    return torch.where(e < 1, e * e, 2 * e - 1)
+
+
+# ----------------------------------------------------------------------------- optimisation
+def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tensor,
+              iters: tuple[int, int], report, span: tuple[float, float],
+              depth_prior: bool = False) -> None:
+    """Adam: `iters[0]` steps of placement only (torso keypoints), then everything."""
+    lmap = _lmap(model)
+    n_lm = len(lmap.vertex_ids)
+    seg = torch.tensor([[index(a), index(b)] for a, b in SEGMENTS])
+    names = list(POSE_PRIOR)
+    knees = torch.tensor([names.index("lowerleg01.L"), names.index("lowerleg01.R")])
+    torso_w = torch.zeros(t.kp_w.shape[1])
+    torso_w[[index(n) for n in TORSO + ("nose", "left_ear", "right_ear")]] = 1.0
+    h, w = t.outside.shape[-2:]
+    total = sum(iters)
+    opt = torch.optim.Adam(state.params())
+    for it in range(total):
+        placing = it < iters[0]
+        opt.zero_grad()
+        cam, posed, rest, rot = _posed(model, state, fitted)
+        lms = lmap(cam[:, :n_lm], _camera_bones(posed, rest, rot, state))
+        uv = _project(lms, K)
+        err = torch.linalg.norm(uv - t.kp, dim=-1) / t.sigma[:, None]
+        kw = t.kp_w * (torso_w if placing else 1.0)
+        loss = (kw * _huber(err)).sum(1) / kw.sum(1).clamp_min(1.0)
+        if not placing:
+            d = lms[:, seg[:, 1]] - lms[:, seg[:, 0]]
+            cos = (d / torch.linalg.norm(d, dim=-1, keepdim=True).clamp_min(1e-6) * t.dirs).sum(-1)
+            loss = loss + 2.0 * (t.dirs_w * (1 - cos)).sum(1) / t.dirs_w.sum(1).clamp_min(1.0)
+            loss = loss + 0.01 * (t.prior * (state.pose ** 2).sum(-1)).sum(1)
+            knee = state.pose[:, knees]
+            loss = loss + 0.05 * (torch.relu(-knee[..., 0]) ** 2 + knee[..., 1:].pow(2).sum(-1)).sum(1)
+            loss = loss + 0.02 * (state.shape ** 2).sum(1)
+            if it >= iters[0] + 30:
+                loss = loss + _silhouette(_project(cam[:, n_lm:], K), t, h, w)
+        if depth_prior:
+            loss = loss + 10.0 * (state.log_z - state.log_z_target) ** 2
+        loss.sum().backward()
+        opt.step()
+        if it % 20 == 0:
+            report(span[0] + (span[1] - span[0]) * it / total, "fitting bodies")
+    log.info("fit losses per person: %s", [round(float(x), 3) for x in loss.detach()])
+
+
+def _camera_bones(posed: torch.Tensor, rest: torch.Tensor, rot: torch.Tensor, state: State) -> torch.Tensor:
+    """Posed bone matrices carried into the camera frame (only their heads are used)."""
+    out = posed.clone()
+    out[..., :3, 3] = (posed[..., :3, 3] - rest[:, :1, :3, 3]) @ rot.transpose(1, 2) + state.translation()[:, None]
+    return out
+
+
+def _silhouette(uv: torch.Tensor, t: Targets, h: int, w: int) -> torch.Tensor:
+    """Body points outside the allowed area + own-mask samples far from the body, per person."""
+    grid = torch.stack([2 * uv[..., 0] / w - 1, 2 * uv[..., 1] / h - 1], -1)[:, :, None]
+    dist = torch.nn.functional.grid_sample(t.outside, grid, align_corners=False)[:, 0, :, 0]
+    out = (dist / t.sigma[:, None]).mean(1)
+    near = torch.cdist(t.cover, uv).amin(-1) / t.sigma[:, None]
+    cover = (t.cover_w * _huber(near)).sum(1) / t.cover_w.sum(1).clamp_min(1.0)
+    return 1.0 * out + 0.5 * cover
+
+
+# ----------------------------------------------------------------------------- floor, shape
+def _floor(model, state: State, t: Targets, fitted, K, people: list[Person], reorder: bool = True):
+    """Up vector, per-person depth scales (floor + occlusion order) and the camera height."""
+    lmap = _lmap(model)
+    with torch.no_grad():
+        cam, posed, rest, rot = _posed(model, state, fitted)
+        lms = lmap(cam[:, :len(lmap.vertex_ids)], _camera_bones(posed, rest, rot, state)).numpy()
+        uv = _project(cam[:, len(lmap.vertex_ids):], K).numpy()
+    ups = rot[:, :, 2].numpy()
+    torso_seen = np.array([t.kp_w[i, [index(n) for n in TORSO]].sum().item() for i in range(len(people))])
+    up = ground.up_direction(ups, (torso_seen > 2).astype(float))
+    feet = [index(n) for n in FEET]
+    soles = np.array([lm[feet][np.argmin(lm[feet] @ up)] for lm in lms])
+    heights = ground.camera_heights(soles, up)
+    cam_height, scales = ground.floor_scales(heights, t.feet_seen)
+    if reorder and len(people) > 1:
+        depths = state.translation()[:, 2].detach().numpy()
+        occ = ground.occluders([p.mask.astype(bool) for p in people], list(uv))
+        scales = scales * ground.order_depths(depths * scales, occ)
+    log.info("up %s camera height %.2f m, scales %s", np.round(up, 3), cam_height, np.round(scales, 3))
+    return up, scales, cam_height
+
+
+@functools.lru_cache(maxsize=2)
+def _height_curves(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rest height of anny along adult height (age 0.5) and along age (height 0.5)."""
+    grid = np.linspace(0.0, 1.0, 11)
+    adult = [{"age": 0.5, "height": g} for g in grid]
+    young = [{"age": 0.5 * g, "height": 0.5} for g in grid]
+    with torch.no_grad():
+        verts, _ = M.rest_state(model, M.phenotype_tensor(adult + young, model))
+    heights = (verts[..., 2].amax(1) - verts[..., 2].amin(1)).numpy()
+    return grid, heights[:11], heights[11:]
+
+
+def _phenotypes_for_heights(model, state: State, scales: np.ndarray) -> list[dict[str, float]]:
+    """Height and age phenotypes that give each person their floor-implied height."""
+    grid, adult, young = _height_curves(model)
+    with torch.no_grad():
+        verts, _ = M.rest_state(model, state.phenotypes())
+    current = (verts[..., 2].amax(1) - verts[..., 2].amin(1)).numpy()
+    out = []
+    for h in np.clip(current * scales, 0.8, 2.1):
+        if h >= 1.45:
+            out.append({"age": 0.5, "height": float(np.interp(h, adult, grid))})
+        else:
+            out.append({"age": 0.5 * float(np.interp(h, young, grid)), "height": 0.5})
+    log.info("target heights %s", np.round(np.clip(current * scales, 0.8, 2.1), 2))
+    return out
+
+
+# ----------------------------------------------------------------------------- export
+def _export(model, state: State, t: Targets, fitted, K, people: list[Person],
+            cam_to_world: np.ndarray) -> list[Body]:
+    """Bodies in the world: object_to_world = yaw + floor position, the rest in the root pose."""
+    lmap = _lmap(model)
+    with torch.no_grad():
+        cam, posed, rest, rot = _posed(model, state, fitted)
+        uv = _project(lmap(cam[:, :len(lmap.vertex_ids)], _camera_bones(posed, rest, rot, state)), K)
+        err = torch.linalg.norm(uv - t.kp, dim=-1).numpy()
+    phen = state.phenotypes().detach().numpy().astype(np.float64)
+    pose = _pose_all(state, fitted, len(model.bone_labels)).detach().numpy().astype(np.float64)
+    heads = rest[:, 0, :3, 3].numpy().astype(np.float64)
+    trans = state.translation().detach().numpy().astype(np.float64)
+    bodies = []
+    for i, person in enumerate(people):
+        local_to_cam = np.eye(4)
+        local_to_cam[:3, :3] = rot[i].numpy()
+        local_to_cam[:3, 3] = trans[i] - rot[i].numpy() @ heads[i]
+        full = cam_to_world @ local_to_cam  # body-local -> world
+        o2w = _floor_placement(full, heads[i])
+        j = np.linalg.inv(o2w) @ full
+        pose_i = pose[i].copy()
+        pose_i[0] = Rotation.from_matrix(j[:3, :3]).as_rotvec()
+        offset = j[:3, :3] @ heads[i] + j[:3, 3] - heads[i]
+        visible = t.kp_w[i].numpy() > 0
+        body = make_body(pose_i, dict(zip(M.PHENOTYPES, phen[i].tolist())), o2w, person.id,
+                         root_offset=offset, device=str(model.device),
+                         extra_params={"visible_keypoints": int(visible.sum())})
+        body.reprojection_error_px = float(err[i][visible].mean()) if visible.any() else float("nan")
+        bodies.append(body)
+        log.info("person %d: height %.2f m, reprojection %.1f px", person.id, body.height_m,
+                 body.reprojection_error_px)
+    return bodies
+
+
+def _floor_placement(full: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """object_to_world: a turn about Z (the body's heading) and the root's floor point."""
+    forward = full[:3, :3] @ np.array([0.0, -1.0, 0.0])
+    yaw = np.arctan2(forward[0], -forward[1]) if np.hypot(forward[0], forward[1]) > 1e-6 else 0.0
+    o2w = np.eye(4)
+    o2w[:3, :3] = Rotation.from_rotvec([0.0, 0.0, yaw]).as_matrix()
+    root = full[:3, :3] @ head + full[:3, 3]
+    o2w[:3, 3] = [root[0], root[1], 0.0] - o2w[:3, :3] @ np.array([head[0], head[1], 0.0])
+    return o2w

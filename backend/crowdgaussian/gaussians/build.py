@@ -15,7 +15,7 @@ from crowdgaussian.gaussians.complete import complete_colours
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FIT_STEPS = {"cpu": 80, "cuda": 300}
+DEFAULT_FIT_STEPS = {"cpu": 50, "cuda": 300}
 INIT_OPACITY = 0.95
 
 
@@ -62,7 +62,7 @@ def _photo_colours(photo: types.Photo, means: np.ndarray, world_to_camera: np.nd
     return out.reshape(-1, 3).astype(np.float64) / 255.0
 
 
-def _erode(mask: np.ndarray, frac: float = 0.003) -> np.ndarray:
+def _erode(mask: np.ndarray, frac: float = 0.002) -> np.ndarray:
     """The mask shrunk by ~frac of the image's longer side (keeps edge colours off the background)."""
     r = max(1, round(frac * max(mask.shape)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -86,8 +86,9 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     report(0.0, "anchoring Gaussians")
     anchored = [anchor_body(b, n_per_person, seed=i) for i, b in enumerate(bodies)]
     report(0.1, "depth test across people")
-    depth, owner = visibility.body_zbuffer(bodies, w2c, K, photo.width, photo.height)
-    colours, seen, seen_loose = [], [], []
+    depth, owner, _ = visibility.body_zbuffer(bodies, w2c, K, photo.width, photo.height)
+    everywhere = np.ones((photo.height, photo.width), bool)
+    colours, seen, fit_colour, in_view = [], [], [], []
     for i, (person, body, a) in enumerate(zip(persons, bodies, anchored)):
         # colour only from pixels well inside both the mask and the body's own z-buffer region
         core = _erode(person.mask & (owner == i))
@@ -99,23 +100,27 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
             col = complete_colours(a.means_rest, col, vis, regions, parts.mirror_partners(a.means_rest))
         colours.append(col)
         seen.append(vis)
-        seen_loose.append(loose | vis)
+        fit_colour.append(loose | vis)
+        # the fit renders only what can reach the photo: not behind any body surface
+        in_view.append(visibility.visible_gaussians(a.means, a.normals, everywhere, depth, w2c, K,
+                                                    min_facing=-0.3) | vis)
         log.info("person %d: %d / %d Gaussians seen by the photo", body.person_id, int(vis.sum()), len(vis))
     keep = [np.ones(len(v), bool) if complete else v for v in seen]
-    steps = DEFAULT_FIT_STEPS.get(device, 80) if fit_steps is None else int(fit_steps)
+    steps = DEFAULT_FIT_STEPS.get(device, 50) if fit_steps is None else int(fit_steps)
     report(0.25, "photometric fit")
-    fitted = _run_fit(photo, persons, bodies, anchored, colours, seen_loose, keep, w2c, K, steps, device,
+    active = [kp & iv for kp, iv in zip(keep, in_view)]
+    fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, active, w2c, K, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
     out = []
-    for body, a, col, vis, kp, (cols, ops, scales, offset) in zip(bodies, anchored, colours, seen, keep, fitted):
-        tri, bary = a.tri[kp], a.bary[kp]
+    for body, a, vis, kp, (cols, ops, scales, offset) in zip(bodies, anchored, seen, keep, fitted):
+        tri, bary, offset = a.tri[kp], a.bary[kp], offset[kp]
         means_rest, _ = anchor.anchor_points(np.asarray(body.vertices_rest, np.float64),
                                              np.asarray(body.faces, np.int64), tri, bary, offset)
         idx, w = a.skin_indices[kp], a.skin_weights[kp]
         means, quats = anchor.skin_points(means_rest, a.quats_rest[kp], body.rest_to_world, idx, w)
         out.append(types.Gaussians(
-            means=means.astype(np.float32), quats=quats.astype(np.float32), scales=scales.astype(np.float32),
-            opacities=ops.astype(np.float32), colors=cols.astype(np.float32),
+            means=means.astype(np.float32), quats=quats.astype(np.float32), scales=scales[kp].astype(np.float32),
+            opacities=ops[kp].astype(np.float32), colors=cols[kp].astype(np.float32),
             means_rest=means_rest.astype(np.float32), quats_rest=a.quats_rest[kp].astype(np.float32),
             skin_indices=idx, skin_weights=w, tri=tri.astype(np.int32), bary=bary.astype(np.float32),
             offset=offset.astype(np.float32), visible=vis[kp]))
@@ -124,20 +129,27 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
 
 
 def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], anchored: list[Anchored],
-             colours: list[np.ndarray], fit_colour: list[np.ndarray], keep: list[np.ndarray], w2c: np.ndarray,
+             colours: list[np.ndarray], fit_colour: list[np.ndarray], active: list[np.ndarray], w2c: np.ndarray,
              K: np.ndarray, steps: int, device: str,
              report: Callable[[float, str], None]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Fit all people jointly (they occlude each other); split the results back per person."""
-    verts, vnorm, faces, tris, base_v, base_f = [], [], [], [], 0, 0
-    mats = []
-    for body, a, kp in zip(bodies, anchored, keep):
+    """Fit the `active` Gaussians of all people jointly (they occlude each other).
+
+    Returns per person full-length (colours, opacities, scales, offsets); inactive
+    Gaussians keep their initial values.
+    """
+    results = [(c.copy(), np.full(len(c), INIT_OPACITY), a.scales.copy(), a.offset.copy())
+               for c, a in zip(colours, anchored)]
+    if steps <= 0 or not any(ac.any() for ac in active):
+        return results
+    verts, vnorm, faces, tris, mats, base_v, base_f = [], [], [], [], [], 0, 0
+    for body, a, ac in zip(bodies, anchored, active):
         v = np.asarray(body.vertices_rest, np.float64)
         f = np.asarray(body.faces, np.int64)
         verts.append(v)
         vnorm.append(anchor.vertex_normals(v, f))
         faces.append(f + base_v)
-        tris.append(a.tri[kp] + base_f)
-        mats.append(anchor.blended_matrices(body.rest_to_world, a.skin_indices[kp], a.skin_weights[kp]))
+        tris.append(a.tri[ac] + base_f)
+        mats.append(anchor.blended_matrices(body.rest_to_world, a.skin_indices[ac], a.skin_weights[ac]))
         base_v += len(v)
         base_f += len(f)
     m = np.concatenate(mats)
@@ -145,27 +157,25 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
     def cat(items: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.concatenate(items).astype(np.float32)).to(device)
 
-    sizes = [int(kp.sum()) for kp in keep]
+    def pick(name: str) -> torch.Tensor:
+        return cat([getattr(a, name)[ac] for a, ac in zip(anchored, active)])
+
     params = fit.FitParams(
         vertices=cat(verts), vnormals=cat(vnorm), faces=torch.from_numpy(np.concatenate(faces)).to(device),
-        tri=torch.from_numpy(np.concatenate(tris)).to(device),
-        bary=cat([a.bary[kp] for a, kp in zip(anchored, keep)]),
-        offset=cat([a.offset[kp] for a, kp in zip(anchored, keep)]),
+        tri=torch.from_numpy(np.concatenate(tris)).to(device), bary=pick("bary"), offset=pick("offset"),
         linear=torch.from_numpy(m[:, :3, :3].astype(np.float32)).to(device),
         translation=torch.from_numpy(m[:, :3, 3].astype(np.float32)).to(device),
-        quats=cat([a.quats[kp] for a, kp in zip(anchored, keep)]),
-        scales=cat([a.scales[kp] for a, kp in zip(anchored, keep)]),
-        opacities=torch.full((sum(sizes),), INIT_OPACITY, device=device),
-        colors=cat([c[kp] for c, kp in zip(colours, keep)]),
-        fit_colour=torch.from_numpy(np.concatenate([fc[kp] for fc, kp in zip(fit_colour, keep)])).to(device))
-    if steps > 0:
-        target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K)
-        target = fit.FitTarget(*(t.to(device) if isinstance(t, torch.Tensor) else t
-                                 for t in (target.image, target.mask, target.viewmat, target.K,
-                                           target.width, target.height)))
-        cols, ops, scales, offset, _ = fit.fit(params, target, steps, report)
-    else:
-        cols, ops = params.colors.cpu().numpy(), params.opacities.cpu().numpy()
-        scales, offset = params.scales.cpu().numpy(), params.offset.cpu().numpy()
-    splits = np.cumsum(sizes)[:-1]
-    return list(zip(*(np.split(np.asarray(x, np.float64), splits) for x in (cols, ops, scales, offset))))
+        quats=pick("quats"), scales=pick("scales"),
+        opacities=torch.full((int(sum(ac.sum() for ac in active)),), INIT_OPACITY, device=device),
+        colors=cat([c[ac] for c, ac in zip(colours, active)]),
+        fit_colour=torch.from_numpy(np.concatenate([fc[ac] for fc, ac in zip(fit_colour, active)])).to(device))
+    target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K)
+    target = fit.FitTarget(*(t.to(device) if isinstance(t, torch.Tensor) else t
+                             for t in (target.image, target.mask, target.viewmat, target.K,
+                                       target.width, target.height)))
+    fitted = fit.fit(params, target, steps, report)[:4]
+    splits = np.cumsum([int(ac.sum()) for ac in active])[:-1]
+    for res, ac, *vals in zip(results, active, *(np.split(x, splits) for x in fitted)):
+        for dst, val in zip(res, vals):
+            dst[ac] = val
+    return results

@@ -51,19 +51,22 @@ def _harmonic_fill(points: np.ndarray, colors: np.ndarray, known: np.ndarray, pr
     return out
 
 
-def _hair_colour(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray,
-                 head: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-    """(median visible colour of the top of the head or None, mask of back-of-head Gaussians)."""
+def _head_zones(means_rest: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of the head's top (hair), back above the jaw, and face (front, below the top)."""
     z, y = means_rest[head, 2], means_rest[head, 1]
     z_lo, z_hi = np.percentile(z, 5), z.max()
-    top = head.copy()
-    top[head] = z > z_hi - 0.2 * (z_hi - z_lo)
-    back = head.copy()  # behind the head centre (the body faces -Y) and above the jaw
-    back[head] = (y > np.median(y)) & (z > z_lo + 0.45 * (z_hi - z_lo))
-    seen_top = top & known
-    if seen_top.sum() < 5:
-        return None, back
-    return np.median(colors[seen_top], axis=0), back
+    top_z = z > z_hi - 0.2 * (z_hi - z_lo)
+    zones = []
+    for sel in (top_z, (y > np.median(y)) & (z > z_lo + 0.45 * (z_hi - z_lo)), (y < np.median(y)) & ~top_z):
+        zone = head.copy()
+        zone[head] = sel  # the body faces -Y: back is y above the median
+        zones.append(zone)
+    return zones[0], zones[1], zones[2]
+
+
+def _median(colors: np.ndarray, sel: np.ndarray, min_count: int = 5) -> np.ndarray | None:
+    """Median colour of the selected rows, None if too few."""
+    return np.median(colors[sel], axis=0) if sel.sum() >= min_count else None
 
 
 def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.ndarray,
@@ -77,24 +80,27 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     known |= mirror
 
     head = regions == parts.HEAD
+    skin = None
     if head.any():
-        hair, back = _hair_colour(means_rest, out, known, head)
+        top, back, face = _head_zones(means_rest, head)
+        hair, skin = _median(out, top & known), _median(out, face & known)
         fill_back = back & ~known
         if hair is not None and fill_back.any():
             out[fill_back] = hair
             known |= fill_back
 
-    medians = {r: np.median(out[known & (regions == r)], axis=0)
-               for r in range(len(parts.REGIONS)) if (known & (regions == r)).any()}
+    medians = {r: _median(out, known & (regions == r), 1) for r in range(len(parts.REGIONS))}
+    if skin is not None:  # bare hands look like the face, not like the hair
+        medians[parts.HEAD] = skin
     fallback = {parts.HANDS: parts.HEAD, parts.FEET: None, parts.LOWER: None,
                 parts.HEAD: parts.HANDS, parts.UPPER: None}
     for r in range(len(parts.REGIONS)):
         sel = regions == r
         if not sel.any():
             continue
-        if r in medians:
+        if medians[r] is not None:
             prior = medians[r]
-        elif fallback[r] in medians:
+        elif fallback[r] is not None and medians[fallback[r]] is not None:
             prior = medians[fallback[r]]
         else:
             prior = np.asarray(_DEFAULTS[r])

@@ -13,11 +13,10 @@ from crowdgaussian import types
 
 
 @numba.njit(cache=True)
-def _zbuffer(px: np.ndarray, faces: np.ndarray, face_owner: np.ndarray, height: int,
-             width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest depth and its owner per pixel; px [V, 3] = (x, y, camera z) per vertex."""
+def _zbuffer(px: np.ndarray, faces: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest depth and its face index per pixel; px [V, 3] = (x, y, camera z) per vertex."""
     depth = np.full((height, width), np.inf, dtype=np.float32)
-    owner = np.full((height, width), -1, dtype=np.int32)
+    face = np.full((height, width), -1, dtype=np.int64)
     for f in range(faces.shape[0]):
         a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
         za, zb, zc = px[a, 2], px[b, 2], px[c, 2]
@@ -41,8 +40,8 @@ def _zbuffer(px: np.ndarray, faces: np.ndarray, face_owner: np.ndarray, height: 
                 z = 1.0 / (w0 / za + w1 / zb + w2 / zc)  # perspective-correct depth
                 if z < depth[y, x]:
                     depth[y, x] = z
-                    owner[y, x] = face_owner[f]
-    return depth, owner
+                    face[y, x] = f
+    return depth, face
 
 
 def project(points: np.ndarray, world_to_camera: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -55,16 +54,20 @@ def project(points: np.ndarray, world_to_camera: np.ndarray, K: np.ndarray) -> n
 
 
 def body_zbuffer(bodies: list[types.Body], world_to_camera: np.ndarray, K: np.ndarray,
-                 width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """(depth [H, W] float32, inf = empty; owner [H, W] int32 body index, -1 = empty)."""
+                 width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(depth [H, W] float32, inf = empty; owner [H, W] body index; face [H, W] its face), -1 = empty."""
     pxs, faces, owners, base = [], [], [], 0
     for i, body in enumerate(bodies):
         pxs.append(project(body.vertices_world.astype(np.float64), world_to_camera, K))
         faces.append(body.faces.astype(np.int64) + base)
         owners.append(np.full(len(body.faces), i, dtype=np.int32))
         base += len(body.vertices_world)
-    return _zbuffer(np.concatenate(pxs), np.concatenate(faces), np.concatenate(owners),
-                    int(height), int(width))
+    depth, face = _zbuffer(np.concatenate(pxs), np.concatenate(faces), int(height), int(width))
+    face_owner = np.concatenate(owners)
+    owner = np.where(face >= 0, face_owner[np.maximum(face, 0)], -1).astype(np.int32)
+    starts = np.cumsum([0] + [len(b.faces) for b in bodies])[:-1]
+    local = np.where(face >= 0, face - starts[np.maximum(owner, 0)], -1)
+    return depth, owner, local
 
 
 def sample_nearest(image: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,10 +12,11 @@ from .landmarks import FULL_BODY_ENLARGE, LandmarkResult, run_landmarks
 
 log = logging.getLogger(__name__)
 
-DETECTION_MIN_SCORE = 0.5  # mediapipe pose graph's default min_detection_confidence
+DETECTION_MIN_SCORE = 0.3  # below the graph default (0.5): the face check removes what this lets in
 LANDMARK_MIN_FLAG = 0.5  # mediapipe's min pose presence
 MAX_NOSE_OFFSET = 0.35  # identity check: nose within this x upper-body scale of the detected face
-SEEDS_PER_PERSON = 3  # raw detections (tiles/scales) tried as crop seeds per person
+SEEDS_PER_PERSON = 2  # raw detections (tiles/scales) tried as crop seeds per person
+MAX_CLUSTERS = 40  # detection clusters verified, best first (bounds the cost on busy photos)
 NOSE, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 11, 12, 23, 24
 CORE = np.array([0, 2, 5, 7, 8, 11, 12, 23, 24])  # head and torso points used to compare skeletons
 
@@ -24,13 +25,18 @@ CORE = np.array([0, 2, 5, 7, 8, 11, 12, 23, 24])  # head and torso points used t
 class Candidate:
     """One person hypothesis: consensus landmarks over several crops and the evidence behind them."""
 
-    landmarks: LandmarkResult  # the single crop result closest to the consensus (segmentation, world points)
+    landmarks: LandmarkResult  # the single crop result closest to the consensus (flag, world points)
     points: np.ndarray  # [39, 2] per-point median over the agreeing crops, photo px
     visibility: np.ndarray  # [39] median visibility
     presence: np.ndarray  # [39] median presence
     detection_score: float
-    face: np.ndarray | None  # detector face centre (photo px); None when recovered from segmentation
+    face: np.ndarray | None  # detector face centre (photo px); None for people recovered without it
     support: int  # number of crops that agreed
+    results: list[LandmarkResult]  # every agreeing crop's answer
+
+    def segmentation(self, shape: tuple[int, int]) -> np.ndarray:
+        """Person probability [H, W]: mean over the agreeing crops (one crop may take in background)."""
+        return np.mean([r.segmentation(shape) for r in self.results], axis=0)
 
 
 def consensus(results: list[LandmarkResult], detection_score: float, face: np.ndarray | None) -> Candidate:
@@ -41,7 +47,7 @@ def consensus(results: list[LandmarkResult], detection_score: float, face: np.nd
         landmarks=results[int(np.argmin(err))], points=points,
         visibility=np.median(np.stack([r.visibility for r in results]), axis=0),
         presence=np.median(np.stack([r.presence for r in results]), axis=0),
-        detection_score=detection_score, face=face, support=len(results))
+        detection_score=detection_score, face=face, support=len(results), results=results)
 
 
 def upper_scale(det: PoseDetection) -> float:
@@ -114,18 +120,8 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     return float(np.median(d)) < 0.2 * min(body_scale(a), body_scale(b))
 
 
-def dedupe(cands: list[Candidate]) -> list[Candidate]:
-    """Keep the most confident of candidates that describe the same person."""
-    kept: list[Candidate] = []
-    for c in sorted(cands, key=lambda c: (-c.support, -c.detection_score)):
-        if not any(same_person(c.points, k.points) for k in kept):
-            kept.append(c)
-    return kept
-
-
 def detected_candidates(rgb: np.ndarray) -> list[Candidate]:
-    """Every person the pose detector finds (whole photo + tiles) that passes the identity check."""
-    clusters = cluster_by_face(all_detections(rgb))
+    """One verified skeleton per detection cluster (whole photo + tiles); duplicates are possible."""
+    clusters = cluster_by_face(all_detections(rgb))[:MAX_CLUSTERS]
     log.debug("%d detection clusters", len(clusters))
-    cands = [c for c in (verify_cluster(rgb, cl) for cl in clusters) if c is not None]
-    return dedupe(cands)
+    return [c for c in (verify_cluster(rgb, cl) for cl in clusters) if c is not None]

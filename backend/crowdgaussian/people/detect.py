@@ -21,18 +21,12 @@ class PoseDetection:
     face: np.ndarray
     keypoints: np.ndarray
 
-    def box(self) -> np.ndarray:
-        """A body-sized box (x0 y0 x1 y1) around the hip centre, for merging across tiles."""
-        half = float(np.linalg.norm(self.keypoints[1] - self.keypoints[0]))
-        c = self.keypoints[0]
-        return np.array([c[0] - half, c[1] - half, c[0] + half, c[1] + half])
-
 
 def detect_poses(rgb: np.ndarray, region: Roi, min_score: float | None = None) -> list[PoseDetection]:
     """Run the pose detector on one square region (zeros outside the photo); detections in photo px."""
     spec = ssd.POSE
     tensor, m = crop(rgb, region, spec.input_size)
-    raw_boxes, raw_scores = _by_width(tflite.run("pose_detection", tensor * 2.0 - 1.0), 12)
+    raw_boxes, raw_scores = by_width(tflite.run("pose_detection", tensor * 2.0 - 1.0), 12)
     boxes, kps, scores = ssd.decode(spec, raw_boxes, raw_scores, min_score)
     centres = to_photo(m, (boxes[:, :2] + boxes[:, 2:]) / 2.0)
     kps = to_photo(m, kps)
@@ -44,13 +38,13 @@ def detect_faces(rgb: np.ndarray, region: Roi, min_score: float | None = None
     """Full-range face detector on one square region -> (boxes [M,4], keypoints [M,6,2], scores) in photo px."""
     spec = ssd.FACE_FULL
     tensor, m = crop(rgb, region, spec.input_size)
-    raw_boxes, raw_scores = _by_width(tflite.run("face_detection_full_range_sparse", tensor * 2.0 - 1.0), 16)
+    raw_boxes, raw_scores = by_width(tflite.run("face_detection_full_range_sparse", tensor * 2.0 - 1.0), 16)
     boxes, kps, scores = ssd.decode(spec, raw_boxes, raw_scores, min_score)
     corners = to_photo(m, boxes.reshape(-1, 2, 2)).reshape(-1, 4)
     return corners, to_photo(m, kps), scores
 
 
-def _by_width(outputs: list[np.ndarray], coords: int) -> tuple[np.ndarray, np.ndarray]:
+def by_width(outputs: list[np.ndarray], coords: int) -> tuple[np.ndarray, np.ndarray]:
     """(regressors, score logits) picked by their last dimension, not by output order."""
     boxes = next(o for o in outputs if o.shape[-1] == coords)
     scores = next(o for o in outputs if o.shape[-1] == 1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ssd, tflite
-from .detect import _by_width, detect_faces
+from .detect import by_width, detect_faces
 from .geometry import Roi, crop, to_photo
 
 MIN_FACE_SCORE = 0.6  # at 0.5 a flower and a pagoda roof passed; real faces scored >= 0.7
@@ -38,17 +38,22 @@ def _short_range(rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray]:
     """Short-range BlazeFace on one square region -> (boxes [M,4] photo px, scores)."""
     spec = ssd.FACE_SHORT
     tensor, m = crop(rgb, roi, spec.input_size)
-    raw_boxes, raw_scores = _by_width(tflite.run("face_detection_short_range", tensor * 2.0 - 1.0), 16)
+    raw_boxes, raw_scores = by_width(tflite.run("face_detection_short_range", tensor * 2.0 - 1.0), 16)
     boxes, _, scores = ssd.decode(spec, raw_boxes, raw_scores, MIN_FACE_SCORE)
     return to_photo(m, boxes.reshape(-1, 2, 2)).reshape(-1, 4), scores
 
 
 def find_face(rgb: np.ndarray, points: np.ndarray) -> Face | None:
-    """The best face of plausible size on the skeleton's nose (short range on 2x, full range on 3x neck crops)."""
-    nose = points[NOSE]
-    neck = neck_length(points)
-    found = [_short_range(rgb, Roi(float(nose[0]), float(nose[1]), 2.0 * neck))]
-    boxes, _, scores = detect_faces(rgb, Roi(float(nose[0]), float(nose[1]), 3.0 * neck), MIN_FACE_SCORE)
+    """The best face of plausible size on a skeleton's nose."""
+    return face_near(rgb, points[NOSE], neck_length(points))
+
+
+def face_near(rgb: np.ndarray, nose: np.ndarray, neck: float) -> Face | None:
+    """The best face of plausible size centred near `nose` (short range on a 2x, full range on a 3x neck crop)."""
+    neck = max(float(neck), 4.0)
+    cx, cy = float(nose[0]), float(nose[1])
+    found = [_short_range(rgb, Roi(cx, cy, 2.0 * neck))]
+    boxes, _, scores = detect_faces(rgb, Roi(cx, cy, 3.0 * neck), MIN_FACE_SCORE)
     found.append((boxes, scores))
     best: Face | None = None
     for boxes, scores in found:

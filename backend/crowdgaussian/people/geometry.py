@@ -24,12 +24,6 @@ class Roi:
         t = np.array([out / 2.0, out / 2.0]) - rot @ np.array([self.cx, self.cy])
         return np.hstack([rot, t[:, None]])
 
-    def corners(self) -> np.ndarray:
-        """[4, 2] photo-pixel corners of the region."""
-        inv = cv2.invertAffineTransform(self.to_tensor(1))
-        unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float64)
-        return unit @ inv[:, :2].T + inv[:, 2]
-
 
 def roi_from_points(centre: np.ndarray, scale_point: np.ndarray, enlarge: float) -> Roi:
     """Mediapipe's alignment ROI: centred on `centre`, side 2|scale-centre|*enlarge, upright along them."""
@@ -43,15 +37,24 @@ def crop(rgb: np.ndarray, roi: Roi, out: int, border: int = cv2.BORDER_CONSTANT)
     """(`out`x`out` float32 RGB crop in 0..1, its photo->tensor affine); big reductions are pre-shrunk (anti-alias)."""
     m = roi.to_tensor(out)
     k = out / roi.size
-    src = rgb
-    if k < 0.5:  # shrink first with area averaging so the warp does not alias
-        f = min(1.0, 2.0 * k)
-        src = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        sx, sy = src.shape[1] / rgb.shape[1], src.shape[0] / rgb.shape[0]
-        warp_m = m @ np.array([[1 / sx, 0, 0], [0, 1 / sy, 0], [0, 0, 1]])
-    else:
-        warp_m = m
-    img = cv2.warpAffine(src, warp_m, (out, out), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+    if k >= 0.5:
+        img = cv2.warpAffine(rgb, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+        return img.astype(np.float32) / 255.0, m
+    # shrink only the ROI's bounding box with area averaging, then warp that (no aliasing, bounded cost)
+    h, w = rgb.shape[:2]
+    half = roi.size * (abs(np.cos(roi.rotation)) + abs(np.sin(roi.rotation))) / 2 + 2
+    x0, y0 = max(0, int(roi.cx - half)), max(0, int(roi.cy - half))
+    x1, y1 = min(w, int(np.ceil(roi.cx + half)) + 1), min(h, int(np.ceil(roi.cy + half)) + 1)
+    if x1 <= x0 or y1 <= y0:  # the region lies wholly outside the photo
+        return np.zeros((out, out, 3), np.float32), m
+    sub = rgb[y0:y1, x0:x1]
+    f = 2.0 * k
+    small = cv2.resize(sub, (max(1, round(sub.shape[1] * f)), max(1, round(sub.shape[0] * f))),
+                       interpolation=cv2.INTER_AREA)
+    sx, sy = small.shape[1] / sub.shape[1], small.shape[0] / sub.shape[0]
+    small_to_photo = np.array([[1 / sx, 0, x0 + 0.5 / sx - 0.5], [0, 1 / sy, y0 + 0.5 / sy - 0.5], [0, 0, 1]])
+    img = cv2.warpAffine(small, m @ small_to_photo, (out, out), flags=cv2.INTER_LINEAR, borderMode=border,
+                         borderValue=0)
     return img.astype(np.float32) / 255.0, m
 
 
@@ -68,13 +71,19 @@ def tensor_map_to_photo(m: np.ndarray, values: np.ndarray, shape: tuple[int, int
                           borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
-def square_tiles(width: int, height: int, levels: tuple[int, ...] = (1, 2, 3),
-                 overlap: float = 1.3) -> list[Roi]:
-    """Square regions: the whole photo, then n x n overlapping tiles of side long/n*overlap per level."""
+def square_tiles(width: int, height: int, levels: tuple[int, ...] = (1, 2, 3, 4),
+                 overlap: float = 1.3, min_side: float = 112.0) -> list[Roi]:
+    """Square regions: the whole photo, then n x n overlapping tiles of side long/n*overlap per level.
+
+    Levels whose tiles would be smaller than `min_side` px are skipped: blowing up a few
+    pixels adds cost, not information.
+    """
     long_side = max(width, height)
     rois = []
     for n in levels:
         side = long_side if n == 1 else long_side / n * overlap
+        if n > 1 and side < min_side:
+            continue
         xs = _centres(width, side)
         ys = _centres(height, side)
         rois += [Roi(float(x), float(y), float(side)) for y in ys for x in xs]

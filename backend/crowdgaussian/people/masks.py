@@ -13,7 +13,7 @@ import numpy as np
 from .draw import EDGES
 
 VISIBLE = 0.5
-REACH = 0.75  # a person's pixels lie within this many torso sizes of their visible skeleton
+REACH = 0.6  # a person's pixels lie within this many torso sizes of their visible skeleton
 TORSO = (11, 12, 24, 23)  # shoulders and hips, polygon order
 MIN_PIECE = 0.02  # drop mask fragments smaller than this share of the mask
 

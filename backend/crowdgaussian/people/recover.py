@@ -1,9 +1,11 @@
-"""Recover people the detector misses (cut by the border, no face): person pixels no one explains.
+"""Recover people the first pass misses (cut by the border, no face) by explaining the found ones away.
 
-Selfie segmentation over the whole photo and tiles marks "person" pixels; those not owned by
-any found person form connected regions. A region large and tall enough gets landmark crops
-around it; it becomes a person when the crops agree on a skeleton whose visible torso lies on
-the region (and, away from the border, when a real face sits on its nose).
+With every found person inpainted away, the models stop snapping to them: the pose detector
+and the selfie segmentation then fire on what is left, and the landmark model, cropped there,
+describes the remaining person. A skeleton from such crops becomes a person when its visible
+torso lies on its own unexplained segmentation (or beyond the photo's edge), the crops agree
+on it, and either a real face sits on its nose or the frame cuts that face (a faceless
+skeleton with its face in view is as likely a flower or a blurred crowd as a person).
 """
 from __future__ import annotations
 
@@ -13,69 +15,128 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .candidates import LANDMARK_MIN_FLAG, Candidate, consensus
+from .candidates import (CORE, LANDMARK_MIN_FLAG, Candidate, all_detections, body_scale, cluster_by_face, consensus,
+                         seed_rois)
+from .faces import neck_length
 from .geometry import Roi
-from .landmarks import run_landmarks
+from .landmarks import LandmarkResult, run_landmarks
+from .segment import person_probability
 
 log = logging.getLogger(__name__)
 
-MIN_AREA = 0.01  # region area as a share of the photo: smaller blobs are clutter, not a body
-MIN_TALL = 0.6  # height / width of the region's box: bodies are upright-ish, cut or not
-MIN_TORSO_POINTS = 3  # of shoulders + hips, visible, inside the photo and on the region
-MIN_OVERLAP = 0.5  # share of the region covered by the skeleton's own segmentation
+MIN_AREA = 0.004  # unexplained person area as a share of the photo: smaller blobs are clutter
+MIN_TALL = 0.6  # height / width of a selfie region's box: bodies are upright-ish, cut or not
+MIN_TORSO_POINTS = 3  # of shoulders + hips: visible, and on the person's pixels or beyond the edge
+MIN_TORSO_ON = 1  # ... of which on the person's pixels inside the photo (not a skeleton wholly off-frame)
 TORSO = np.array([11, 12, 23, 24])
-ENLARGE = (1.25, 1.0, 1.6)  # crop side / region's long side
+NOSE = 0
+FACE_CUT = 0.5  # nose within this many neck lengths of the edge: half the face is out (cut people: 0.23..0.34)
+MIN_CROPS = 2  # a lone crop's answer is not evidence
+MAX_SPREAD = 0.2  # crops must agree: median head/torso point offset per torso size (people: <= 0.05)
+EDGE_MARGIN = 0.01  # "on the edge" tolerance, share of the long side
+ENLARGE = (1.25, 1.0, 1.6)  # crop side / selfie region's long side
+INPAINT_SIDE = 320  # px: inpainting resolution (large holes, low detail needed)
+DETECTION_SEEDS = 1  # detections per cluster used as crop seeds
+MAX_CLUSTERS = 8  # leftover detection clusters tried, best first (bounds the cost on busy photos)
 
 
 @dataclass
-class Region:
-    """A connected region of unexplained person pixels."""
+class Recovered:
+    """A skeleton found on the explained-away photo, with the unexplained pixels it covers."""
 
-    mask: np.ndarray
-    box: np.ndarray  # x0 y0 x1 y1 (inclusive px)
+    cand: Candidate
+    pixels: np.ndarray  # bool [H, W]: its own segmentation minus everybody found before
 
     def touches_border(self) -> bool:
-        """Whether the region reaches the photo's edge (the person is cut by the frame)."""
-        h, w = self.mask.shape
-        return bool(self.box[0] <= 1 or self.box[1] <= 1 or self.box[2] >= w - 2 or self.box[3] >= h - 2)
+        """Whether its pixels reach the photo's edge (the person is cut by the frame)."""
+        h, w = self.pixels.shape
+        m = max(1, int(round(EDGE_MARGIN * max(h, w))))
+        return bool(self.pixels[:m].any() or self.pixels[-m:].any() or self.pixels[:, :m].any()
+                    or self.pixels[:, -m:].any())
 
 
-def unexplained_regions(person_prob: np.ndarray, owned: np.ndarray) -> list[Region]:
-    """Large, tall connected regions of person pixels (prob >= 0.5) outside every owned mask."""
-    h, w = person_prob.shape
-    k = max(3, int(round(0.01 * max(h, w))) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    free = (person_prob >= 0.5) & ~cv2.dilate(owned.astype(np.uint8), kernel).astype(bool)
-    free = cv2.morphologyEx(free.astype(np.uint8), cv2.MORPH_OPEN, kernel)  # cut thin bridges
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=8)
-    regions = []
-    for i in range(1, n):
-        x, y, bw, bh, area = stats[i]
-        if area >= MIN_AREA * h * w and bh >= MIN_TALL * bw:
-            regions.append(Region(labels == i, np.array([x, y, x + bw - 1, y + bh - 1], np.float64)))
-    return regions
+def explain_away(rgb: np.ndarray, owned: np.ndarray) -> np.ndarray:
+    """Copy of the photo with the found people (slightly grown) inpainted away from their surroundings.
+
+    Inpainting (not a flat fill) matters: a black silhouette still looks like a person to the
+    detector. It runs on a copy shrunk to INPAINT_SIDE px, so the cost does not grow with the photo.
+    """
+    h, w = owned.shape
+    k = max(3, int(round(EDGE_MARGIN * max(h, w))) | 1)
+    grown = cv2.dilate(owned.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    f = min(1.0, INPAINT_SIDE / max(h, w))
+    small = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(grown, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    filled = cv2.inpaint(small, small_mask, 3, cv2.INPAINT_TELEA)
+    filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = rgb.copy()
+    out[grown.astype(bool)] = filled[grown.astype(bool)]
+    return out
 
 
-def torso_on_region(cand: Candidate, region: Region) -> int:
-    """How many of the shoulders and hips are visible, inside the photo and on the region."""
-    h, w = region.mask.shape
-    count = 0
+def selfie_regions(blanked: np.ndarray) -> list[np.ndarray]:
+    """Boxes (x0 y0 x1 y1) of large, tall connected regions of selfie-segmentation person pixels."""
+    h, w = blanked.shape[:2]
+    k = max(3, int(round(EDGE_MARGIN * max(h, w))) | 1)
+    person = (person_probability(blanked) >= 0.5).astype(np.uint8)
+    person = cv2.morphologyEx(person, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(person, connectivity=8)
+    boxes = []
+    for x, y, bw, bh, area in stats[1:]:
+        if area >= 2 * MIN_AREA * h * w and bh >= MIN_TALL * bw:
+            boxes.append(np.array([x, y, x + bw - 1, y + bh - 1], np.float64))
+    return boxes
+
+
+def seed_sets(blanked: np.ndarray) -> list[list[Roi]]:
+    """Crop sets to try, one per leftover detection cluster and per leftover selfie region."""
+    sets = []
+    for cluster in cluster_by_face(all_detections(blanked))[:MAX_CLUSTERS]:
+        sets.append([roi for det in cluster[:DETECTION_SEEDS] for roi in seed_rois(det)])
+    for x0, y0, x1, y1 in selfie_regions(blanked):
+        side = max(x1 - x0, y1 - y0) + 1
+        cx, cy = float((x0 + x1) / 2), float((y0 + y1) / 2)
+        rois = [Roi(cx, cy, float(side * e)) for e in ENLARGE]
+        rois.append(Roi(cx, float(y0 + side), float(2 * side)))  # the region may be only the upper body
+        sets.append(rois)
+    return sets
+
+
+def torso_on(points: np.ndarray, visibility: np.ndarray, pixels: np.ndarray) -> tuple[int, int]:
+    """(visible shoulders/hips on `pixels`, visible ones beyond the photo's edge)."""
+    h, w = pixels.shape
+    on = beyond = 0
     for i in TORSO:
-        x, y = np.round(cand.points[i]).astype(int)
-        if cand.visibility[i] >= 0.5 and 0 <= x < w and 0 <= y < h and region.mask[y, x]:
-            count += 1
-    return count
+        x, y = np.round(points[i]).astype(int)
+        if visibility[i] < 0.5:
+            continue
+        if not (0 <= x < w and 0 <= y < h):
+            beyond += 1
+        elif pixels[y, x]:
+            on += 1
+    return on, beyond
 
 
-def region_candidate(rgb: np.ndarray, region: Region) -> Candidate | None:
-    """Consensus skeleton of crops around the region, if it agrees with the region's pixels."""
-    x0, y0, x1, y1 = region.box
-    side = max(x1 - x0, y1 - y0) + 1
-    results = []
-    for enlarge in ENLARGE:
-        roi = Roi(float((x0 + x1) / 2), float((y0 + y1) / 2), float(side * enlarge))
+def _on(mask: np.ndarray, point: np.ndarray) -> bool:
+    """Whether a photo point falls on a True pixel of `mask` (False outside the photo)."""
+    x, y = np.round(point).astype(int)
+    return bool(0 <= x < mask.shape[1] and 0 <= y < mask.shape[0] and mask[y, x])
+
+
+def face_cut(points: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Whether the frame cuts the face: the nose lies beyond the edge or within half a neck length of it."""
+    h, w = shape
+    x, y = points[NOSE]
+    return bool(min(x, y, w - 1 - x, h - 1 - y) <= FACE_CUT * neck_length(points))
+
+
+def recover(blanked: np.ndarray, owned: np.ndarray, rois: list[Roi]) -> Recovered | None:
+    """Consensus skeleton of the crops on the blanked photo, if it stands on enough unexplained pixels."""
+    h, w = owned.shape
+    results: list[LandmarkResult] = []
+    for roi in rois:
         for _ in range(2):  # the crop, then the model's own re-crop
-            lm = run_landmarks(rgb, roi)
+            lm = run_landmarks(blanked, roi)
             if lm.flag < LANDMARK_MIN_FLAG:
                 break
             results.append(lm)
@@ -83,10 +144,17 @@ def region_candidate(rgb: np.ndarray, region: Region) -> Candidate | None:
     if not results:
         return None
     cand = consensus(results, 0.0, None)
-    seg = cand.landmarks.segmentation(region.mask.shape) >= 0.5
-    overlap = float((seg & region.mask).sum()) / float(region.mask.sum())
-    torso = torso_on_region(cand, region)
-    log.debug("region %s: %d crops, torso %d, overlap %.2f", region.box, len(results), torso, overlap)
-    if torso < MIN_TORSO_POINTS or overlap < MIN_OVERLAP:
-        return None
-    return cand
+    pixels = (cand.segmentation((h, w)) >= 0.5) & ~owned
+    area = float(pixels.sum()) / (h * w)
+    on, beyond = torso_on(cand.points, cand.visibility, pixels)
+    scale = body_scale(cand.points)
+    spread = float(np.median([np.median(np.linalg.norm(r.points[CORE] - cand.points[CORE], axis=1))
+                              for r in results])) / scale
+    log.debug("recovery at %s: %d crops, torso %d on + %d beyond, area %.3f, spread %.2f",
+              cand.points[NOSE].round(), len(results), on, beyond, area, spread)
+    if (len(results) < MIN_CROPS or spread > MAX_SPREAD or on < MIN_TORSO_ON or on + beyond < MIN_TORSO_POINTS
+            or area < MIN_AREA
+            or _on(owned, cand.points[NOSE])):
+        return None  # crops disagree, too little of it, or its face is a found person's (inpainted away)
+    cand.detection_score = min(1.0, area / (4 * MIN_AREA))  # unexplained area stands in for a detector score
+    return Recovered(cand, pixels)

@@ -1,4 +1,4 @@
-"""SSD anchors, box/keypoint decoding and weighted NMS of mediapipe's BlazePose / BlazeFace detectors.
+"""SSD anchors and box/keypoint decoding of mediapipe's BlazePose / BlazeFace detectors.
 
 Options come from mediapipe's public graphs (pose_detection_cpu, face_detection_*): all use
 fixed-size anchors, so only anchor centres matter; layers sharing a stride share one grid.
@@ -55,23 +55,3 @@ def decode(spec: SsdSpec, raw_boxes: np.ndarray, raw_scores: np.ndarray,
     boxes = np.concatenate([centre - half, centre + half], axis=1)
     kps = raw[:, 4:4 + 2 * spec.num_keypoints].reshape(-1, spec.num_keypoints, 2) + anc[:, None, :]
     return boxes, kps, scores
-
-
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one [4] box against [M, 4] boxes (x0 y0 x1 y1)."""
-    lo = np.maximum(box[:2], boxes[:, :2])
-    hi = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=1)
-    area = np.prod(box[2:] - box[:2]) + np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    return inter / np.maximum(area - inter, 1e-9)
-
-
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.3) -> list[np.ndarray]:
-    """Cluster detections like mediapipe's WEIGHTED NMS; returns member indices per cluster, best first."""
-    order = np.argsort(-scores)
-    clusters = []
-    while order.size:
-        overlaps = iou(boxes[order[0]], boxes[order])
-        clusters.append(order[overlaps > iou_threshold])
-        order = order[overlaps <= iou_threshold]
-    return clusters

@@ -6,8 +6,11 @@ proportional to the fragments (Gaussian-tile pairs), never to Gaussians x pixels
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 from torch import Tensor
@@ -20,9 +23,9 @@ class Intersections:
     """Per-tile depth-ordered Gaussian lists for C cameras (see kernels.py for the layout)."""
 
     offsets: np.ndarray  # [C * tiles_y * tiles_x + 1] int64
-    flat_ids: np.ndarray  # [n_fragments] int64, camera * N + gaussian
+    flat_ids: np.ndarray  # [n_fragments] int32, camera * N + gaussian
     gauss_start: np.ndarray  # [C * N + 1] int64, per-Gaussian slice of gauss_frags
-    gauss_frags: np.ndarray  # [n_fragments] int64, fragment slots of each Gaussian
+    gauss_frags: np.ndarray  # [n_fragments] int32, fragment slots of each Gaussian
     tiles_x: int
     tiles_y: int
     tile_size: int
@@ -50,6 +53,16 @@ def intersect_tiles(means2d: Tensor, radii: Tensor, depths: Tensor, width: int, 
     return Intersections(offsets, flat_ids, gauss_start, gauss_frags, tiles_x, tiles_y, tile_size)
 
 
+@contextmanager
+def _dynamic_tiles() -> Iterator[None]:
+    """Hand tiles to threads TILE_CHUNK at a time (uneven tiles, cores shared with others)."""
+    old = numba.set_parallel_chunksize(kernels.TILE_CHUNK)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(old)
+
+
 def _np(t: Tensor) -> np.ndarray:
     """Contiguous numpy view of a detached CPU tensor."""
     return t.detach().contiguous().numpy()
@@ -69,9 +82,10 @@ class RasterizeToPixels(torch.autograd.Function):
         out_color = np.zeros((n_cams, height, width, n_ch), dtype=args[2].dtype)
         out_trans = np.ones((n_cams, height, width), dtype=np.float64)
         out_last = np.full((n_cams, height, width), -1, dtype=np.int64)
-        kernels.rasterize_forward(*args, isect.offsets, isect.flat_ids, width, height,
-                                  isect.tile_size, isect.tiles_x, isect.tiles_x * isect.tiles_y,
-                                  out_color, out_trans, out_last)
+        with _dynamic_tiles():
+            kernels.rasterize_forward(*args, isect.offsets, isect.flat_ids, width, height,
+                                      isect.tile_size, isect.tiles_x,
+                                      isect.tiles_x * isect.tiles_y, out_color, out_trans, out_last)
         trans = torch.from_numpy(out_trans)
         color = torch.from_numpy(out_color)
         if backgrounds is not None:
@@ -96,12 +110,32 @@ class RasterizeToPixels(torch.autograd.Function):
             trans = torch.from_numpy(ctx.trans)
             v_trans = v_trans + (v_color * backgrounds.to(torch.float64)[:, None, None, :]).sum(-1)
             v_bg = (v_color * trans[..., None]).sum(dim=(1, 2)).to(dtype)
-        frag = np.zeros((isect.n_fragments, kernels.GRAD_COLS + n_ch), dtype=np.float64)
-        kernels.rasterize_backward(*ctx.args, isect.offsets, isect.flat_ids, width, height,
-                                   isect.tile_size, isect.tiles_x, isect.tiles_x * isect.tiles_y,
-                                   ctx.trans, ctx.last, _np(v_color), _np(v_trans), frag)
+        frag = np.zeros((isect.n_fragments, kernels.GRAD_COLS + n_ch), dtype=ctx.args[2].dtype)
+        with _dynamic_tiles():
+            kernels.rasterize_backward(*ctx.args, isect.offsets, isect.flat_ids, width, height,
+                                       isect.tile_size, isect.tiles_x,
+                                       isect.tiles_x * isect.tiles_y, ctx.trans, ctx.last,
+                                       _np(v_color), _np(v_trans), frag)
         per_gauss = np.zeros((n_cams * n, kernels.GRAD_COLS + n_ch), dtype=np.float64)
         kernels.reduce_fragments(frag, isect.gauss_start, isect.gauss_frags, per_gauss)
         grads = torch.from_numpy(per_gauss).to(dtype).reshape(n_cams, n, -1)
         return (grads[..., 0:2], grads[..., 2:5], grads[..., kernels.GRAD_COLS:], grads[..., 5],
                 v_bg, None, None, None)
+
+
+def warmup(dtype: torch.dtype = torch.float32) -> None:
+    """Compile the numba kernels for `dtype` (or load them from numba's on-disk cache).
+
+    A cold compile takes ~25 s on a busy 2-core machine, a cached load well under 1 s;
+    call this from install/doctor steps so the first real render does not pay for it.
+    """
+    from .rasterize import rasterization
+
+    params = [torch.tensor([[0.0, 0.0, 2.0]], dtype=dtype), torch.tensor([[1.0, 0, 0, 0]], dtype=dtype),
+              torch.full((1, 3), 0.1, dtype=dtype), torch.ones(1, dtype=dtype),
+              torch.ones(1, 3, dtype=dtype)]
+    for p in params:
+        p.requires_grad_(True)
+    Ks = torch.tensor([[[16.0, 0, 8], [0, 16, 8], [0, 0, 1]]], dtype=dtype)
+    img, alpha, _ = rasterization(*params, torch.eye(4, dtype=dtype)[None], Ks, 16, 16)
+    (img.sum() + alpha.sum()).backward()

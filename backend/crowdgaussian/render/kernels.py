@@ -23,8 +23,9 @@ import numba as nb
 import numpy as np
 
 ALPHA_MAX = 0.999  # gsplat's clamp on a single fragment's alpha
-ALPHA_MIN = 1.0 / 255.0  # fragments below this are skipped
+ALPHA_MIN = 0.5 / 255.0  # fragments below this are skipped
 T_MIN = 1e-4  # compositing stops before transmittance would fall to this
+TILE_CHUNK = 4  # tiles handed to a thread at a time: balances uneven tiles and busy cores
 GRAD_COLS = 6  # per fragment: d mean2d (2), d conic (3), d opacity (1), then d colour (D)
 
 
@@ -65,8 +66,8 @@ def build_intersections(order: np.ndarray, rects: np.ndarray, n_per_cam: int, ti
     gauss_start = np.zeros(n + 1, np.int64)
     gauss_start[1:] = np.cumsum(counts)
     n_frag = offsets[-1]
-    flat_ids = np.empty(n_frag, np.int64)
-    gauss_frags = np.empty(n_frag, np.int64)
+    flat_ids = np.empty(n_frag, np.int32)
+    gauss_frags = np.empty(n_frag, np.int32)
     cursor = offsets[:-1].copy()
     for g in order:
         base = (g // n_per_cam) * tiles_per_cam

@@ -31,7 +31,7 @@ class SynthPerson:
     body: PosedBody
     outfit: Outfit
     gaussians: types.Gaussians
-    keypoints: np.ndarray  # [33, 3] photo pixels (x, y, visibility 0/1)
+    keypoints: np.ndarray  # [33, 3] photo pixels (continuous x, y; visibility 0/1)
     mask: np.ndarray  # bool [H, W], visible in the photo
     full_mask: np.ndarray  # bool [H, W], amodal silhouette (as if alone)
 
@@ -60,8 +60,8 @@ class SynthScene:
                 continue
             kp = p.keypoints.copy()
             if occluder is not None:
-                xi = np.clip(np.round(kp[:, 0]).astype(int), 0, mask.shape[1] - 1)
-                yi = np.clip(np.round(kp[:, 1]).astype(int), 0, mask.shape[0] - 1)
+                xi = np.clip(np.floor(kp[:, 0]).astype(int), 0, mask.shape[1] - 1)
+                yi = np.clip(np.floor(kp[:, 1]).astype(int), 0, mask.shape[0] - 1)
                 kp[occluder[yi, xi], 2] = 0.0
             ys, xs = np.nonzero(mask)
             cam = p.body.keypoints_world @ w2c[:3, :3].T + w2c[:3, 3]
@@ -83,7 +83,7 @@ def room_background(camera: types.Camera, rng: np.random.Generator, kind: str = 
     if kind == "plain":
         return np.broadcast_to(wall.astype(np.float32), (h, w, 3)).copy()
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    rays = np.stack([(xs - camera.cx) / camera.fx, (ys - camera.cy) / camera.fy, np.ones_like(xs)], -1)
+    rays = np.stack([(xs + 0.5 - camera.cx) / camera.fx, (ys + 0.5 - camera.cy) / camera.fy, np.ones_like(xs)], -1)
     rot = camera.world_to_camera[:3, :3]
     centre = -rot.T @ camera.world_to_camera[:3, 3]
     dirs = rays @ rot  # world directions (R^T d)
@@ -100,12 +100,21 @@ def room_background(camera: types.Camera, rng: np.random.Generator, kind: str = 
 
 
 def _place_people(rng: np.random.Generator, n: int) -> list[tuple[float, float]]:
-    """Ground positions in a loose group: neighbours 0.45-0.9 m apart so they overlap in the photo."""
+    """Ground positions of a group (camera on -Y): most people stand partly behind someone else.
+
+    Each new person goes, with odds 2/3, 0.5-1.3 m behind an earlier one and at most 0.45 m
+    to the side (so one hides part of the other), else anywhere in the group's area; nobody
+    stands closer than 0.45 m to anyone.
+    """
     spots: list[tuple[float, float]] = []
-    spread = 0.45 * n + 0.3
+    spread = 0.35 * n + 0.3
     while len(spots) < n:
         for _ in range(200):
-            cand = (float(rng.uniform(-spread, spread)), float(rng.uniform(0.0, 0.35 * n + 0.6)))
+            if spots and rng.random() < 2 / 3:
+                ref = spots[int(rng.integers(len(spots)))]
+                cand = (ref[0] + float(rng.uniform(-0.45, 0.45)), ref[1] + float(rng.uniform(0.5, 1.3)))
+            else:
+                cand = (float(rng.uniform(-spread, spread)), float(rng.uniform(0.0, 0.3 * n + 0.5)))
             if all(np.hypot(cand[0] - s[0], cand[1] - s[1]) > 0.45 for s in spots):
                 break
         spots.append(cand)
@@ -125,7 +134,7 @@ def _frame_camera(points: np.ndarray, width: int, height: int, fov_deg: float, e
         x = np.abs(cam[:, 0] / cam[:, 2]) * fx / (0.44 * width)
         y = np.abs(cam[:, 1] / cam[:, 2]) * fx / (0.44 * height)
         dist *= max(float(max(x.max(), y.max())), 0.5) ** 0.8
-    return types.Camera(fx=fx, fy=fx, cx=(width - 1) / 2, cy=(height - 1) / 2, width=width, height=height,
+    return types.Camera(fx=fx, fy=fx, cx=width / 2, cy=height / 2, width=width, height=height,
                         world_to_camera=w2c)
 
 
@@ -134,7 +143,7 @@ def _keypoints_2d(body: PosedBody, camera: types.Camera, visible: np.ndarray, de
     w2c = camera.world_to_camera
     cam = body.keypoints_world @ w2c[:3, :3].T + w2c[:3, 3]
     uv = cam[:, :2] / cam[:, 2:3] * np.array([camera.fx, camera.fy]) + np.array([camera.cx, camera.cy])
-    xi, yi = np.round(uv[:, 0]).astype(int), np.round(uv[:, 1]).astype(int)
+    xi, yi = np.floor(uv[:, 0]).astype(int), np.floor(uv[:, 1]).astype(int)  # pixel i covers [i, i+1)
     inside = (xi >= 0) & (yi >= 0) & (xi < camera.width) & (yi < camera.height)
     vis = np.zeros(len(uv))
     xi, yi = np.clip(xi, 0, camera.width - 1), np.clip(yi, 0, camera.height - 1)

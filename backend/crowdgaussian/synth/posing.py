@@ -70,7 +70,7 @@ def random_pose(rng: np.random.Generator, posture: str = "standing") -> dict[str
     pose: dict[str, np.ndarray] = {}
     for side, s in (("L", 1.0), ("R", -1.0)):
         # arms: from the A-pose down to the sides (+-Y rotation), some forward swing, elbow bend
-        pose[f"upperarm01.{side}"] = np.array([u(-35, 15), s * u(25, 50), 0.0])
+        pose[f"upperarm01.{side}"] = np.array([u(-30, 12), s * u(32, 52), 0.0])
         pose[f"lowerarm01.{side}"] = np.array([-u(0, 70), 0.0, 0.0])
         if posture == "sitting":
             pose[f"upperleg01.{side}"] = np.array([u(-95, -80), 0.0, s * u(-8, 2)])

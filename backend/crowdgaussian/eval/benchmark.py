@@ -1,0 +1,206 @@
+"""The quality benchmark: synthetic crowds x occlusion ratios / downsampling x methods -> metric records.
+
+One scene per seed; per scene the inputs are the photo occluded to each target ratio
+(paper Table 2) and the unoccluded photo downsampled 2x / 4x (paper Fig. 8). Every input
+runs the methods of `methods.py`; every true person is scored on the evaluation orbit
+(`protocol.py`). Seeds below REPORT_SEED_START are for tuning and never reported.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+from crowdgaussian import types
+from crowdgaussian.errors import CrowdGaussianError
+from crowdgaussian.synth.crowd import SynthScene, make_crowd
+
+from .lpips import Lpips, lpips_status
+from .methods import METHODS, run_methods
+from .occlusion import downsample_photo, occlude_people
+from .runner import Prediction, photo_consistency, score_people, truth_views
+
+log = logging.getLogger(__name__)
+REPORT_SEED_START = 1000  # seeds 0..999 are for tuning; reported numbers use 1000 and up
+
+
+@dataclass
+class Config:
+    """What one benchmark run covers."""
+
+    seeds: list[int]
+    n_people: list[int]  # people per scene, one entry per seed
+    levels: tuple[float, ...] = (0.2, 0.4, 0.6)
+    downsample: tuple[int, ...] = (2, 4)
+    people_mode: str = "oracle"  # "oracle" (true masks/keypoints) or "detect" (the real detector)
+    size: int = 256  # orbit view size, pixels
+    views: list[int] = field(default_factory=lambda: list(range(24)))
+    width: int = 512
+    height: int = 384
+    truth_gaussians: int = 20000
+    quality: str = "fast"
+    methods: tuple[str, ...] = METHODS
+    device: str = "cpu"
+    grid_condition: str = "occ40"  # which input the image grids show
+
+
+def scale_people(people: list[types.Person], photo: types.Photo) -> list[types.Person]:
+    """Oracle people (full-resolution pixels) moved to a downsampled photo's working pixels."""
+    s = photo.scale
+    out = []
+    for p in people:
+        kp = p.keypoints.copy()
+        kp[:, :2] *= s  # continuous pixel coordinates scale as they are
+        mask = cv2.resize(p.mask.astype(np.uint8), (photo.width, photo.height), interpolation=cv2.INTER_AREA) > 0
+        out.append(types.Person(id=p.id, bbox=p.bbox * s, score=p.score, keypoints=kp, mask=mask,
+                                keypoints_3d=p.keypoints_3d, truncated=p.truncated, extra=dict(p.extra)))
+    return out
+
+
+def _inputs(scene: SynthScene, cfg: Config, rng: np.random.Generator):
+    """(condition name, photo, occluder mask or None, per-person occlusion ratios) of one scene."""
+    regions = [p.mask for p in scene.people]
+    for level in cfg.levels:
+        rgb, occ = occlude_people(scene.photo.rgb, regions, [p.keypoints for p in scene.people], level, rng)
+        photo = types.Photo(rgb=rgb, full_width=scene.photo.full_width, full_height=scene.photo.full_height,
+                            scale=1.0, path=f"{scene.photo.path}:occ{round(level * 100)}")
+        yield f"occ{round(level * 100)}", photo, occ.mask, occ.ratios
+    for factor in cfg.downsample:
+        yield f"down{factor}x", downsample_photo(scene.photo, factor), None, [0.0] * len(scene.people)
+
+
+def run_scene(scene: SynthScene, cfg: Config, lpips=None) -> tuple[list[dict], dict]:
+    """Metric records of one scene, and the images for the grid (input, truth, each method)."""
+    truths = [truth_views(scene, p, cfg.size, cfg.views) for p in scene.people]
+    records, grid = [], {}
+    rng = np.random.default_rng(scene.seed + 7919)
+    for condition, photo, occluder, ratios in _inputs(scene, cfg, rng):
+        people = None
+        if cfg.people_mode == "oracle":
+            people = scale_people(scene.oracle_people(occluder), photo)
+        visible = [p.mask & ~occluder if occluder is not None else p.mask for p in scene.people]
+        try:
+            preds = run_methods(photo, scene.camera, people, cfg.methods, cfg.device, cfg.quality)
+        except CrowdGaussianError as err:  # e.g. nobody detected: every person counts as missed
+            log.warning("seed %d %s: %s", scene.seed, condition, err)
+            preds = {m: Prediction(scene.camera, [], [], []) for m in cfg.methods}
+        for method, pred in preds.items():
+            scores, renders = score_people(scene, pred, truths, cfg.size, cfg.views, visible, ratios, lpips)
+            consistency = photo_consistency(scene, pred, photo.rgb)
+            for s in scores:
+                row = asdict(s)
+                row.update(seed=scene.seed, n_people=len(scene.people), condition=condition, method=method,
+                           seconds=pred.seconds, n_detected=len(pred.people),
+                           photo_psnr_visible=consistency["visible"], photo_psnr_amodal=consistency["amodal"])
+                records.append(row)
+            if condition == cfg.grid_condition:
+                grid.setdefault("methods", {})[method] = renders
+        if condition == cfg.grid_condition:
+            grid.update(input=photo.rgb, truth=truths, seed=scene.seed)
+    return records, grid
+
+
+def run(cfg: Config) -> tuple[list[dict], list[dict], str]:
+    """All scenes of a config: (records, grids, LPIPS status message)."""
+    available, message = lpips_status()
+    lpips = Lpips(device=cfg.device) if available else None
+    log.info(message)
+    records, grids = [], []
+    for seed, n in zip(cfg.seeds, cfg.n_people):
+        start = time.perf_counter()
+        scene = make_crowd(seed, n, cfg.width, cfg.height, cfg.truth_gaussians)
+        rec, grid = run_scene(scene, cfg, lpips)
+        records += rec
+        grids.append(grid)
+        log.info("scene seed %d (%d people) done in %.0f s", seed, n, time.perf_counter() - start)
+    return records, grids, message
+
+
+class PeakRss:
+    """Context manager sampling this process's resident memory; `.peak_mb` above the start."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _rss_mb() -> float:
+        """Current VmRSS in MiB (Linux /proc; 0 where unavailable)."""
+        try:
+            with open(f"/proc/{os.getpid()}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return float(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self._rss_mb() - self._start)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self._start = self._rss_mb()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._rss_mb() - self._start)
+
+
+def scale_test(counts: tuple[int, ...], seed: int, cfg: Config) -> list[dict]:
+    """Time and peak extra memory of the default pipeline vs number of people in one photo."""
+    rows = []
+    for n in counts:
+        scene = make_crowd(seed + n, n, cfg.width, cfg.height, cfg.truth_gaussians)
+        people = scene.oracle_people() if cfg.people_mode == "oracle" else None
+        with PeakRss() as mem:
+            start = time.perf_counter()
+            try:
+                preds = run_methods(scene.photo, scene.camera, people, ("ours",), cfg.device, cfg.quality)
+                found = len(preds["ours"].people)
+            except CrowdGaussianError as err:
+                log.warning("scale test with %d people: %s", n, err)
+                found = 0
+            seconds = time.perf_counter() - start
+        rows.append({"n_people": n, "seconds": seconds, "peak_mb": mem.peak_mb, "n_reconstructed": found})
+        log.info("scale: %d people, %.1f s, +%.0f MiB", n, seconds, mem.peak_mb)
+    return rows
+
+
+def summarize(records: list[dict], cfg: Config) -> dict:
+    """The headline numbers: mean over people of each metric per condition and method."""
+    def mean(metric: str, condition: str, method: str = "ours") -> float | None:
+        vals = [r[metric] for r in records if r["condition"] == condition and r["method"] == method
+                and r[metric] is not None]
+        return round(float(np.mean(vals)), 4) if vals else None
+
+    levels = [str(round(lv * 100)) for lv in cfg.levels]
+    ours = [r for r in records if r["method"] == "ours"]
+    out = {
+        "psnr": {lv: mean("psnr", f"occ{lv}") for lv in levels},
+        "ssim": {lv: mean("ssim", f"occ{lv}") for lv in levels},
+        "lpips": {lv: mean("lpips", f"occ{lv}") for lv in levels},
+        "baseline_psnr": {lv: mean("psnr", f"occ{lv}", "visible_only") for lv in levels},
+        "baseline_ssim": {lv: mean("ssim", f"occ{lv}", "visible_only") for lv in levels},
+        "measured_occlusion": {lv: mean("occlusion", f"occ{lv}") for lv in levels},
+        "photo_psnr_visible": {lv: mean("photo_psnr_visible", f"occ{lv}") for lv in levels},
+        "photo_psnr_amodal": {lv: mean("photo_psnr_amodal", f"occ{lv}") for lv in levels},
+    }
+    for factor in cfg.downsample:
+        out[f"psnr_{factor}x"] = mean("psnr", f"down{factor}x")
+        out[f"ssim_{factor}x"] = mean("ssim", f"down{factor}x")
+    runs = {(r["seed"], r["condition"]): (r["seconds"], r["n_people"]) for r in ours}
+    out["seconds_per_person"] = round(float(np.mean([s / n for s, n in runs.values()])), 2) if runs else None
+    out["detection_recall"] = round(float(np.mean([r["matched"] for r in ours])), 3) if ours else None
+    return out

@@ -1,0 +1,118 @@
+"""find_people: every person in the photo with 33 keypoints, world points and a disjoint mask."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import Person, Photo
+from .candidates import Candidate, body_scale, detected_candidates, same_person
+from .faces import Face, find_face
+from .masks import assign_masks
+from .recover import explain_away, face_cut, recover, seed_sets
+
+log = logging.getLogger(__name__)
+
+CORE_BODY = np.array([0, 11, 12, 23, 24, 25, 26, 27, 28])  # nose, shoulders, hips, knees, ankles
+OUTSIDE = 0.02  # a core point this far (share of the long side) outside the photo means "cut"
+
+
+@dataclass
+class _Found:
+    """A confirmed person before the masks are split."""
+
+    cand: Candidate
+    face: Face | None
+    support: np.ndarray  # [H, W] person probability this person may claim
+    source: str  # "detector" or "recovery" (found after explaining the others away)
+
+    @property
+    def score(self) -> float:
+        """Mean of detector (or region) evidence, landmark flag and face score: an approximate 0..1."""
+        face = self.face.score if self.face is not None else 0.0
+        return float(np.mean([self.cand.detection_score, self.cand.landmarks.flag, face]))
+
+
+def find_people(photo: Photo, max_persons: int | None = None,
+                report: Callable[[float, str], None] | None = None) -> list[Person]:
+    """Find every person (small, cut by the border, partly hidden); ids 0.. left to right."""
+    report = report or (lambda f, m: None)
+    rgb = photo.rgb
+    shape = rgb.shape[:2]
+    report(0.0, "detecting people")
+    confirmed = []
+    for cand in detected_candidates(rgb):
+        face = find_face(rgb, cand.points)
+        if face is None:
+            log.debug("detection at %s dropped: no face on its nose", cand.points[0].round())
+            continue
+        confirmed.append((cand, face))
+    found: list[_Found] = []
+    # several clusters can describe one person (face seen from several tiles): keep the best supported
+    for cand, face in sorted(confirmed, key=lambda cf: (-cf[0].support, -cf[1].score)):
+        if not any(same_person(cand.points, f.cand.points) for f in found):
+            found.append(_Found(cand, face, cand.segmentation(shape), "detector"))
+    report(0.5, "looking for people the detector missed")
+    owned = np.zeros(shape, bool)
+    for m in _masks(found):
+        owned |= m
+    blanked = explain_away(rgb, owned)
+    for rois in seed_sets(blanked):
+        rec = recover(blanked, owned, rois)
+        if rec is None or any(same_person(rec.cand.points, f.cand.points) for f in found):
+            continue
+        face = find_face(rgb, rec.cand.points)
+        if face is None and not (rec.touches_border() and face_cut(rec.cand.points, shape)):
+            continue  # a faceless skeleton with its face in view is as likely a flower as a person
+        found.append(_Found(rec.cand, face, rec.pixels.astype(np.float32), "recovery"))
+    found.sort(key=lambda f: -f.score)
+    if max_persons is not None:
+        found = found[:max_persons]
+    report(0.9, "splitting masks")
+    people = [_person(f, m, shape) for f, m in zip(found, _masks(found)) if m.any()]  # wholly hidden: not visible
+    people.sort(key=lambda p: (p.bbox[0] + p.bbox[2]) / 2)
+    for i, p in enumerate(people):
+        p.id = i
+    report(1.0, f"{len(people)} people")
+    return people
+
+
+def _masks(found: list[_Found]) -> list[np.ndarray]:
+    """Disjoint masks of the confirmed people."""
+    return assign_masks([f.support for f in found], [f.cand.points for f in found],
+                        [f.cand.visibility for f in found], [body_scale(f.cand.points) for f in found])
+
+
+def _person(f: _Found, mask: np.ndarray, shape: tuple[int, int]) -> Person:
+    """Package one confirmed person as the pipeline's Person."""
+    h, w = shape
+    c = f.cand
+    keypoints = np.c_[c.points[:33], c.visibility[:33]]
+    inside = (c.visibility[:33] >= 0.5) & (keypoints[:, 0] >= 0) & (keypoints[:, 0] <= w - 1) \
+        & (keypoints[:, 1] >= 0) & (keypoints[:, 1] <= h - 1)
+    my, mx = np.nonzero(mask)
+    xs = np.concatenate([keypoints[inside, 0], mx])
+    ys = np.concatenate([keypoints[inside, 1], my])
+    bbox = np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float64)
+    margin = OUTSIDE * max(h, w)
+    core = c.points[CORE_BODY]
+    cut_points = bool(np.any((core[:, 0] < -margin) | (core[:, 0] > w - 1 + margin)
+                             | (core[:, 1] < -margin) | (core[:, 1] > h - 1 + margin)))
+    cut_mask = bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+    extra = {
+        "source": f.source,
+        "landmark_flag": float(c.landmarks.flag),
+        "presence": c.presence[:33].copy(),
+        "crops_agreeing": int(c.support),
+        "detector_score": float(c.detection_score),
+    }
+    if c.face is not None:
+        extra["detector_face_centre"] = c.face.copy()
+    if f.face is not None:
+        extra["face_box"] = f.face.box.copy()
+        extra["face_centre"] = f.face.centre.copy()
+        extra["face_score"] = f.face.score
+    return Person(id=-1, bbox=bbox, score=f.score, keypoints=keypoints, mask=mask,
+                  keypoints_3d=c.landmarks.world[:33].copy(), truncated=cut_points or cut_mask, extra=extra)

@@ -1,0 +1,161 @@
+"""Blender import and render benchmark, and the README renders.
+
+    python benchmarks/blender_import.py                 # import 6 people x 40k splats, Cycles render
+    python benchmarks/blender_import.py --quick         # 6 x 10k splats
+    python benchmarks/blender_import.py --render-docs BUNDLE [--out docs/images]
+
+Runs headless bpy (bpy==5.0.1) with temporary Blender user folders, installs the extension
+zip the way Install from Disk does, imports a generated bundle (tests/blender/bundle_fixture.py,
+1280x720 photo) and prints the import time and the time of a Cycles render at 25% of
+1280x720 through the photo camera (2 threads). --render-docs imports BUNDLE and writes
+crowd_camera.png (through the photo camera, composited over the photo) and crowd_side.png
+(from the side, arms posed differently) for the README.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "bl_ext.user_default.crowdgaussian"
+
+
+def start_blender(tmp: Path) -> object:
+    """Import bpy with temporary user folders and install + enable the extension zip."""
+    for var in ("BLENDER_USER_CONFIG", "BLENDER_USER_SCRIPTS", "BLENDER_USER_EXTENSIONS"):
+        os.environ[var] = str(tmp / var.lower())
+        Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(ROOT / "tools"))
+    from extension_zip import build_extension_zip
+
+    import bpy
+
+    zip_path = build_extension_zip(ROOT, tmp / "dist")
+    bpy.ops.extensions.repo_refresh_all()
+    if bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
+                                                enable_on_install=True) != {"FINISHED"}:
+        raise SystemExit("could not install the extension")
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    return bpy
+
+
+def cycles_settings(scene: object, percent: int, threads: int = 2) -> None:
+    """One-sample, no-bounce Cycles on the CPU (the splat shader is deterministic)."""
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = 1
+    scene.cycles.use_denoising = False
+    scene.cycles.max_bounces = 0
+    scene.render.resolution_percentage = percent
+    scene.render.threads_mode = "FIXED"
+    scene.render.threads = threads
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGBA"
+
+
+def benchmark(n_persons: int, n_splats: int) -> None:
+    """Print import seconds and Cycles render seconds for a generated bundle."""
+    sys.path.insert(0, str(ROOT / "tests" / "blender"))
+    from bundle_fixture import make_bundle
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        bundle = make_bundle(tmp / "bundle", n_persons=n_persons, n_splats=n_splats, width=1280, height=720)
+        bpy = start_blender(tmp)
+        scene = bpy.context.scene
+        cycles_settings(scene, 25)
+        t0 = time.perf_counter()
+        bpy.ops.crowdgaussian.import_bundle(directory=str(bundle))
+        t_import = time.perf_counter() - t0
+        scene.render.filepath = str(tmp / "render.png")
+        t0, c0 = time.perf_counter(), time.process_time()
+        bpy.ops.render.render(write_still=True)
+        t_render, c_render = time.perf_counter() - t0, time.process_time() - c0
+    print(f"blender import: {n_persons} people x {n_splats} splats: import {t_import:.2f} s (goal <= 10 s)")
+    print(f"blender cycles render at 25% of 1280x720 (320x180, 1 sample, 2 threads): {t_render:.2f} s wall "
+          f"(goal <= 60 s), {c_render:.2f} s CPU (load average {os.getloadavg()[0]:.1f})")
+
+
+def _pose_arms(bpy: object, degrees: float) -> None:
+    """Raise/lower each person's upper arms (bones named like *arm*, left and right opposite)."""
+    from mathutils import Quaternion
+
+    for obj in bpy.data.objects:
+        if obj.type != "ARMATURE" or "crowdgaussian_person" not in obj:
+            continue
+        arms = [pb for pb in obj.pose.bones if re.search(r"upper.?arm|^arm|\.arm|_arm", pb.name, re.IGNORECASE)]
+        for pb in arms[:2] or list(obj.pose.bones)[1:2]:
+            sign = -1.0 if re.search(r"(\.|_)r(\b|ight)|right|\.R$", pb.name, re.IGNORECASE) else 1.0
+            pb.rotation_quaternion = pb.rotation_quaternion @ Quaternion((1, 0, 0), math.radians(sign * degrees))
+
+
+def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
+    """crowd_camera.png (photo camera, over the photo) and crowd_side.png (side view, posed)."""
+    from PIL import Image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        bpy = start_blender(Path(tmp_name))
+        scene = bpy.context.scene
+        cycles_settings(scene, percent)
+        bpy.ops.crowdgaussian.import_bundle(directory=str(bundle.resolve()), viewport_display="SPLATS")
+        scene.render.film_transparent = True
+        photo_cam = scene.camera
+        camera_png = out_dir / "crowd_camera.png"
+        scene.render.filepath = str(camera_png)
+        bpy.ops.render.render(write_still=True)
+        render = np.asarray(Image.open(camera_png).convert("RGBA"), dtype=np.float64) / 255.0
+        photo_file = Path(photo_cam.data.background_images[0].image.filepath_from_user())
+        photo = np.asarray(Image.open(photo_file).convert("RGB").resize(render.shape[1::-1]), dtype=np.float64) / 255.0
+        dimmed = 0.35 * photo + 0.65 * 0.5
+        a = render[..., 3:4]
+        Image.fromarray((255 * (render[..., :3] * a + dimmed * (1 - a))).round().astype(np.uint8)).save(camera_png)
+
+        splats = [o for o in bpy.data.objects if o.name.endswith(" Splats")]
+        centres = np.array([np.array(o.matrix_world.translation) for o in splats])
+        centre = centres.mean(axis=0) + np.array([0.0, 0.0, 0.9])
+        spread = max(2.0, float(np.ptp(centres[:, 0])) + float(np.ptp(centres[:, 1])))
+        side = bpy.data.objects.new("Side Camera", bpy.data.cameras.new("Side Camera"))
+        scene.collection.objects.link(side)
+        side.location = centre + np.array([1.6 * spread + 2.5, -0.9 * spread - 1.5, 0.6])
+        direction = centre - np.array(side.location)
+        side.rotation_euler = (math.atan2(math.hypot(direction[0], direction[1]), -direction[2]), 0.0,
+                               math.atan2(direction[1], direction[0]) - math.pi / 2)
+        side.data.lens = 35.0
+        scene.camera = side
+        _pose_arms(bpy, 45.0)
+        scene.render.film_transparent = False
+        world = scene.world or bpy.data.worlds.new("World")
+        scene.world = world
+        world.color = (0.18, 0.18, 0.2)
+        if world.use_nodes and "Background" in world.node_tree.nodes:
+            world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.18, 0.18, 0.2, 1.0)
+        scene.render.filepath = str(out_dir / "crowd_side.png")
+        bpy.ops.render.render(write_still=True)
+    print(f"docs renders: {camera_png} {out_dir / 'crowd_side.png'}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="6 people x 10k splats instead of 40k")
+    p.add_argument("--render-docs", type=Path, metavar="BUNDLE", help="render README images of BUNDLE")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "images", help="folder for --render-docs")
+    p.add_argument("--percent", type=int, default=100, help="render resolution percentage for --render-docs")
+    args = p.parse_args()
+    if args.render_docs:
+        render_docs(args.render_docs, args.out, args.percent)
+    else:
+        benchmark(6, 10_000 if args.quick else 40_000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Compare a Blender render of a bundle with the backend rasterizer of the same Gaussians."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+BACKGROUND = 0.5  # both images are composited over this grey before comparing
+
+
+def rasterize_bundle(bundle: Path, scale: float, gaussians: list[dict] | None = None) -> np.ndarray:
+    """RGBA float [H,W,4] of all persons' world Gaussians rendered by crowdgaussian.render."""
+    import torch
+
+    from crowdgaussian.ply import read_gaussians_ply
+    from crowdgaussian.render import camera_matrices, rasterization
+    from crowdgaussian.types import Camera
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    if gaussians is None:
+        gaussians = [read_gaussians_ply(bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
+    cat = {k: torch.tensor(np.concatenate([g[k] for g in gaussians]), dtype=torch.float32)
+           for k in ("means", "quats", "scales", "opacities", "colors")}
+    c = manifest["camera"]
+    cam = Camera(fx=c["fx"], fy=c["fy"], cx=c["cx"], cy=c["cy"], width=manifest["image"]["width"],
+                 height=manifest["image"]["height"], world_to_camera=np.array(c["world_to_camera"]))
+    viewmat, K, w, h = camera_matrices(cam, scale)
+    torch.set_num_threads(2)
+    with torch.no_grad():
+        rgb, alpha, _ = rasterization(cat["means"], cat["quats"], cat["scales"], cat["opacities"],
+                                      cat["colors"].clamp(0, 1), viewmat[None], K[None], w, h)
+    return np.concatenate([rgb[0].numpy(), alpha[0].numpy()], axis=-1)
+
+
+def load_render(png: str | Path) -> np.ndarray:
+    """RGBA float [H,W,4] (straight alpha, sRGB colour) of a Blender PNG render."""
+    return np.asarray(Image.open(png).convert("RGBA"), dtype=np.float64) / 255.0
+
+
+def over_grey(rgba: np.ndarray, premultiplied: bool) -> np.ndarray:
+    """Composite over BACKGROUND grey."""
+    a = rgba[..., 3:4]
+    rgb = rgba[..., :3] if premultiplied else rgba[..., :3] * a
+    return rgb + (1.0 - a) * BACKGROUND
+
+
+def people_psnr(render: np.ndarray, reference: np.ndarray, threshold: float = 0.02) -> tuple[float, float, int]:
+    """(RGB PSNR, alpha PSNR, pixel count) over pixels where either image has alpha > threshold."""
+    mask = (render[..., 3] > threshold) | (reference[..., 3] > threshold)
+    a = over_grey(render, premultiplied=False)[mask]
+    b = over_grey(reference, premultiplied=True)[mask]
+    mse = float(np.mean((a - b) ** 2))
+    mse_alpha = float(np.mean((render[..., 3][mask] - reference[..., 3][mask]) ** 2))
+    return 10 * np.log10(1.0 / max(mse, 1e-12)), 10 * np.log10(1.0 / max(mse_alpha, 1e-12)), int(mask.sum())
+
+
+def side_by_side(render: np.ndarray, reference: np.ndarray, path: Path) -> None:
+    """Blender | rasterizer | 4x abs difference, for looking at with one's own eyes."""
+    a, b = over_grey(render, False), over_grey(reference, True)
+    diff = np.clip(4 * np.abs(a - b), 0, 1)
+    Image.fromarray((np.concatenate([a, b, diff], axis=1) * 255).round().astype(np.uint8)).save(path)

@@ -1,0 +1,179 @@
+"""Evaluation: metrics, the occlusion simulator, the orbit protocol and alignment, LPIPS loading, reports."""
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from crowdgaussian import types
+from crowdgaussian.eval import benchmark, metrics, occlusion, report
+from crowdgaussian.eval.lpips import Lpips, lpips_status
+from crowdgaussian.eval.protocol import person_orbit
+from crowdgaussian.eval.runner import Prediction, score_people, truth_views
+from crowdgaussian.synth.crowd import make_crowd
+
+
+def _person_region(h: int = 240, w: int = 200) -> np.ndarray:
+    """A person-like silhouette: head, torso, two legs."""
+    m = np.zeros((h, w), np.uint8)
+    cv2.circle(m, (100, 35), 18, 1, -1)
+    cv2.rectangle(m, (70, 55), (130, 140), 1, -1)
+    cv2.rectangle(m, (72, 140), (95, 225), 1, -1)
+    cv2.rectangle(m, (105, 140), (128, 225), 1, -1)
+    return m.astype(bool)
+
+
+def test_psnr_matches_its_definition():
+    a = np.zeros((8, 8, 3))
+    assert metrics.psnr(a + 0.1, a) == pytest.approx(20.0)
+    mask = np.zeros((8, 8), bool)
+    mask[:2] = True
+    b = a.copy()
+    b[~mask] = 0.5
+    assert metrics.psnr(b, a, mask) > 100
+    assert metrics.psnr(b, a) < 10
+
+
+def test_ssim_identity_constants_and_degradation():
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.random((64, 64, 3)), (0, 0), 2)
+    assert metrics.ssim(img, img) == pytest.approx(1.0)
+    x, y = np.full((32, 32, 3), 0.3), np.full((32, 32, 3), 0.6)
+    expected = (2 * 0.3 * 0.6 + metrics.SSIM_C1) / (0.3 ** 2 + 0.6 ** 2 + metrics.SSIM_C1)
+    assert metrics.ssim(x, y) == pytest.approx(expected, rel=1e-6)
+    noisy = [metrics.ssim(np.clip(img + s * rng.standard_normal(img.shape), 0, 1), img) for s in (0.02, 0.1, 0.3)]
+    assert noisy[0] > noisy[1] > noisy[2]
+    assert metrics.ssim(img, noisy[0] * 0 + img[::-1]) < 0.9
+
+
+@pytest.mark.parametrize("target", [0.2, 0.4, 0.6])
+def test_simulator_reaches_the_target_ratio(target):
+    region = _person_region()
+    for seed in range(4):
+        occ = occlusion.simulate_occlusion([region], target, np.random.default_rng(seed))
+        assert abs(occ.ratios[0] - target) <= 0.03, (seed, occ.ratios)
+        assert occ.ratios[0] == pytest.approx((occ.mask & region).sum() / region.sum())
+
+
+def test_simulator_mask_is_smoothed_and_balances_several_people():
+    a = _person_region()
+    b = np.roll(a, 60, axis=1) & ~a
+    occ = occlusion.simulate_occlusion([a, b], 0.4, np.random.default_rng(1))
+    assert all(abs(r - 0.4) <= 0.06 for r in occ.ratios), occ.ratios
+    # closing + dilation: the mask is a fixed point of closing (no pinholes)
+    closed = cv2.morphologyEx(occ.mask.astype(np.uint8), cv2.MORPH_CLOSE, occlusion.KERNEL).astype(bool)
+    assert (closed & ~occ.mask).sum() <= 0.002 * occ.mask.sum()
+
+
+def test_line_cut_never_takes_more_than_70_percent():
+    region = _person_region()
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        cut = occlusion._line_cut(region.shape, rng.uniform(0, 200, 2), rng.uniform(0, 200, 2), region)
+        assert (cut(1.0) & region).sum() <= 0.71 * region.sum()
+
+
+def test_painted_occluder_changes_exactly_the_mask_and_downsampling_keeps_the_camera():
+    rgb = np.full((60, 80, 3), 128, np.uint8)
+    mask = np.zeros((60, 80), bool)
+    mask[10:40, 20:50] = True
+    out = occlusion.paint_occluder(rgb, mask, np.random.default_rng(0))
+    assert np.array_equal(out[~mask], rgb[~mask])
+    assert (np.abs(out[mask].astype(int) - 128).sum(axis=1) > 0).mean() > 0.9
+    photo = types.Photo(rgb=rgb, full_width=80, full_height=60, scale=1.0, path="x")
+    small = occlusion.downsample_photo(photo, 4)
+    assert small.rgb.shape == (15, 20, 3) and small.scale == pytest.approx(0.25)
+    cam = types.Camera(fx=100, fy=100, cx=40, cy=30, width=80, height=60)
+    assert cam.K(small.scale)[0, 2] == pytest.approx(small.width / 2)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return make_crowd(1000, 2, width=256, height=192, n_gaussians=6000)
+
+
+def test_orbit_view_zero_faces_the_photo_camera(scene):
+    p = scene.people[0]
+    orbit = person_orbit(p.body.root_world, scene.camera.world_to_camera, p.body.height_m, 64)
+    w2c = orbit.viewmats[0]
+    eye = -w2c[:3, :3].T @ w2c[:3, 3]
+    cam = -scene.camera.world_to_camera[:3, :3].T @ scene.camera.world_to_camera[:3, 3]
+    d1, d2 = (eye - p.body.root_world)[:2], (cam - p.body.root_world)[:2]
+    assert np.dot(d1, d2) / np.linalg.norm(d1) / np.linalg.norm(d2) > 0.999
+    assert len(orbit.viewmats) == 24
+
+
+def _scaled_about_camera(g: types.Gaussians, centre: np.ndarray, k: float) -> types.Gaussians:
+    """The same Gaussians k times farther from (and larger seen from) the camera centre."""
+    return dataclasses.replace(g, means=(centre + k * (g.means - centre)).astype(np.float32),
+                               scales=(g.scales * k).astype(np.float32))
+
+
+def test_truth_scores_perfectly_even_at_another_depth_and_a_miss_scores_badly(scene):
+    views = [0, 6, 12]
+    truths = [truth_views(scene, p, 64, views) for p in scene.people]
+    w2c = scene.camera.world_to_camera
+    centre = -w2c[:3, :3].T @ w2c[:3, 3]
+    k = 1.4
+    pred = Prediction(camera=scene.camera,
+                      people=[types.Person(id=0, bbox=np.zeros(4), score=1, keypoints=p.keypoints, mask=p.mask)
+                              for p in scene.people[::-1]],
+                      roots=[centre + k * (p.body.root_world - centre) for p in scene.people[::-1]],
+                      gaussians=[_scaled_about_camera(p.gaussians, centre, k) for p in scene.people[::-1]])
+    masks = [p.mask for p in scene.people]
+    scores, renders = score_people(scene, pred, truths, 64, views, masks, [0.0, 0.0])
+    assert all(s.matched and s.iou > 0.99 for s in scores)
+    assert all(s.psnr > 35 and s.ssim > 0.98 for s in scores), [(s.psnr, s.ssim) for s in scores]
+    empty = Prediction(camera=scene.camera, people=[], roots=[], gaussians=[])
+    missed, _ = score_people(scene, empty, truths, 64, views, masks, [0.0, 0.0])
+    assert all(not s.matched and s.psnr < 20 for s in missed)
+
+
+def test_lpips_skips_with_a_clear_message_and_runs_with_local_weights(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("CROWDGAUSSIAN_MODELS", str(tmp_path / "none"))
+    monkeypatch.setenv("CROWDGAUSSIAN_LPIPS_VGG", str(tmp_path / "missing.pth"))
+    ok, message = lpips_status()
+    assert not ok and "CROWDGAUSSIAN_LPIPS_VGG" in message
+    # random weights in torchvision's vgg16 / lpips's layouts exercise the real loading and network
+    gen = torch.Generator().manual_seed(0)
+    channels = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
+    vgg, c_in = {}, 3
+    for idx, c in zip((0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28), channels):
+        vgg[f"features.{idx}.weight"] = torch.randn(c, c_in, 3, 3, generator=gen) * (2 / (9 * c_in)) ** 0.5
+        vgg[f"features.{idx}.bias"] = torch.zeros(c)
+        c_in = c
+    torch.save(vgg, tmp_path / "vgg16.pth")
+    lin = {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen) for k, c in enumerate((64, 128, 256, 512, 512))}
+    torch.save(lin, tmp_path / "vgg_lin.pth")
+    monkeypatch.setenv("CROWDGAUSSIAN_LPIPS_VGG", str(tmp_path / "vgg16.pth"))
+    monkeypatch.setenv("CROWDGAUSSIAN_LPIPS_LIN", str(tmp_path / "vgg_lin.pth"))
+    assert lpips_status()[0]
+    net = Lpips()
+    rng = np.random.default_rng(0)
+    a = cv2.GaussianBlur(rng.random((64, 64, 3)).astype(np.float32), (0, 0), 2)
+    assert net(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert net(a, np.clip(a + 0.2 * rng.standard_normal(a.shape).astype(np.float32), 0, 1)) > net(a, a + 0.01)
+
+
+def test_summary_and_report_tables(tmp_path):
+    cfg = benchmark.Config(seeds=[1000], n_people=[1], levels=(0.2, 0.4), downsample=(2,), views=[0, 1])
+    rows = []
+    for cond, ps in (("occ20", 20.0), ("occ40", 19.0), ("down2x", 18.0)):
+        for method, off in (("ours", 0.0), ("visible_only", -3.0)):
+            rows.append(dict(person=0, matched=True, iou=0.9, psnr=ps + off, ssim=0.9, lpips=None, occlusion=0.2,
+                             per_view_psnr=[], seed=1000, n_people=1, condition=cond, method=method, seconds=4.0,
+                             n_detected=1, photo_psnr_visible=30.0, photo_psnr_amodal=25.0))
+    summary = benchmark.summarize(rows, cfg)
+    assert summary["psnr"] == {"20": 20.0, "40": 19.0}
+    assert summary["baseline_psnr"] == {"20": 17.0, "40": 16.0}
+    assert summary["psnr_2x"] == 18.0 and summary["seconds_per_person"] == 4.0
+    text = report.markdown(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "n_reconstructed": 1}],
+                           cfg, summary, "LPIPS skipped", "T")
+    assert "| Ours (default pipeline) | 20% (0.20) | 20.000 |" in text
+    assert "| Visible-only (no completion) | 2× | 15.000 |" in text
+    paths = report.plots(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "n_reconstructed": 1}],
+                         cfg, tmp_path)
+    assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)

@@ -1,0 +1,114 @@
+"""Ground-truth crowd generator: determinism, bodies, clothing, masks, keypoints, oracle people."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from crowdgaussian.synth import garments
+from crowdgaussian.synth.crowd import make_crowd
+from crowdgaussian.synth.dressing import dress_body
+from crowdgaussian.synth.posing import pose_body, random_phenotype, random_pose
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return make_crowd(1000, 3, width=256, height=192, n_gaussians=6000)
+
+
+def test_same_seed_same_scene_other_seed_other_scene(scene):
+    again = make_crowd(1000, 3, width=256, height=192, n_gaussians=6000)
+    assert np.array_equal(again.photo.rgb, scene.photo.rgb)
+    assert np.array_equal(again.people[1].gaussians.colors, scene.people[1].gaussians.colors)
+    other = make_crowd(1001, 3, width=256, height=192, n_gaussians=6000)
+    assert np.abs(other.photo.rgb.astype(int) - scene.photo.rgb).mean() > 5
+
+
+def test_masks_are_disjoint_visible_within_amodal_and_people_overlap(scene):
+    owners = np.sum([p.mask for p in scene.people], axis=0)
+    assert owners.max() == 1
+    for p in scene.people:
+        assert p.mask.sum() > 50
+        assert not (p.mask & ~p.full_mask).any()
+    # the placement makes people hide each other: some amodal pixels are not visible
+    hidden = sum(int((p.full_mask & ~p.mask).sum()) for p in scene.people)
+    assert hidden > 0.05 * sum(int(p.full_mask.sum()) for p in scene.people)
+
+
+def test_photo_is_background_away_from_people_and_differs_on_them(scene):
+    anyone = np.any([cv2.dilate(p.full_mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+                     for p in scene.people], axis=0)
+    photo = scene.photo.rgb.astype(np.float32) / 255
+    assert np.abs(photo[~anyone] - scene.background[~anyone]).max() < 2 / 255
+    on_people = np.any([p.mask for p in scene.people], axis=0)
+    assert np.abs(photo[on_people] - scene.background[on_people]).mean() > 0.05
+
+
+def test_visible_keypoints_fall_on_their_person(scene):
+    for p in scene.people:
+        grown = cv2.dilate(p.mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        vis = p.keypoints[p.keypoints[:, 2] > 0]
+        assert len(vis) >= 5
+        xi, yi = np.floor(vis[:, 0]).astype(int), np.floor(vis[:, 1]).astype(int)
+        assert grown[yi, xi].mean() > 0.95
+
+
+def test_children_are_short_and_standing_bodies_touch_the_floor():
+    rng = np.random.default_rng(3)
+    child = pose_body(random_phenotype(rng, child_probability=1.0), random_pose(rng), 0.0, (0.0, 0.0))
+    adult = pose_body(random_phenotype(rng, child_probability=0.0), random_pose(rng), 30.0, (1.0, 2.0))
+    assert child.height_m < 1.45 < adult.height_m
+    for body in (child, adult):
+        assert abs(body.vertices_world[:, 2].min()) < 1e-4
+    assert np.allclose(adult.root_world[:2], (1.0, 2.0), atol=0.05)
+
+
+def test_sitting_body_has_thighs_at_seat_height_and_horizontal():
+    rng = np.random.default_rng(5)
+    body = pose_body(random_phenotype(rng, 0.0), random_pose(rng, "sitting"), 0.0, (0.0, 0.0),
+                     posture="sitting", seat_height=0.45)
+    kp = body.keypoints_world
+    hip, knee = kp[23], kp[25]  # left hip, left knee
+    assert abs(hip[2] - knee[2]) < 0.2  # thigh roughly horizontal
+    assert 0.4 < knee[2] < 0.75
+
+
+def test_dressed_gaussians_lie_on_the_body_and_are_well_formed():
+    rng = np.random.default_rng(0)
+    body = pose_body(random_phenotype(rng), random_pose(rng), 10.0, (0.0, 0.0))
+    g = dress_body(body, garments.random_outfit(rng), 3000, rng)
+    assert np.allclose(np.linalg.norm(g.quats, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(g.skin_weights.sum(axis=1), 1.0, atol=1e-5)
+    verts = body.vertices_world[body.faces[g.tri]]
+    again = np.einsum("nk,nkd->nd", g.bary, verts)
+    assert np.abs(again - g.means).max() < 1e-4
+    assert np.all((g.colors >= 0) & (g.colors <= 1))
+
+
+def test_outfit_regions_dress_and_patterns():
+    rng = np.random.default_rng(0)
+    body = pose_body(random_phenotype(rng), random_pose(rng), 0.0, (0.0, 0.0))
+    from crowdgaussian.synth.posing import dominant_bone
+
+    parts = garments.part_labels(body.vertices_rest, dominant_bone(body.skin_indices, body.skin_weights),
+                                 body.bone_labels)
+    z = body.vertices_rest[:, 2]
+    assert z[parts == garments.HAIR].mean() > z[parts == garments.NECK].mean()
+    assert z[parts == garments.FOOT].max() < z[parts == garments.SHIN].mean()
+    for kind in garments.PARTS:
+        assert (parts == garments.PARTS.index(kind)).sum() > 20, kind
+    stripes = garments.Garment(np.zeros(3), np.ones(3), "stripes", 0.1)
+    cols = stripes.colours(np.array([[0, 0, 0.01], [0, 0, 0.06], [0, 0, 0.11]]))
+    assert cols[0].sum() == 0 and cols[1].sum() == 3 and cols[2].sum() == 0
+
+
+def test_oracle_people_hide_what_the_occluder_covers(scene):
+    occluder = np.zeros(scene.people[0].mask.shape, bool)
+    occluder[:, : occluder.shape[1] // 2] = True
+    people = scene.oracle_people(occluder)
+    for person in people:
+        assert not (person.mask & occluder).any()
+        left = person.keypoints[:, 0] < occluder.shape[1] // 2 - 1
+        assert np.all(person.keypoints[left, 2] == 0)
+        assert person.extra["oracle"]
+        assert person.keypoints_3d.shape == (33, 3)
