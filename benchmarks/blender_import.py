@@ -123,14 +123,16 @@ def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
         splats = [o for o in bpy.data.objects if o.name.endswith(" Splats")]
         centres = np.array([np.array(o.matrix_world.translation) for o in splats])
         centre = centres.mean(axis=0) + np.array([0.0, 0.0, 0.9])
-        spread = max(2.0, float(np.ptp(centres[:, 0])) + float(np.ptp(centres[:, 1])))
+        spread = max(1.0, float(np.ptp(centres[:, 0])), float(np.ptp(centres[:, 1])))
         side = bpy.data.objects.new("Side Camera", bpy.data.cameras.new("Side Camera"))
         scene.collection.objects.link(side)
-        side.location = centre + np.array([1.6 * spread + 2.5, -0.9 * spread - 1.5, 0.6])
+        azimuth = math.radians(-35.0)  # front-right of people facing -Y
+        distance = 1.1 * spread + 2.5
+        side.location = centre + distance * np.array([math.sin(-azimuth), -math.cos(azimuth), 0.25])
         direction = centre - np.array(side.location)
         side.rotation_euler = (math.atan2(math.hypot(direction[0], direction[1]), -direction[2]), 0.0,
                                math.atan2(direction[1], direction[0]) - math.pi / 2)
-        side.data.lens = 35.0
+        side.data.lens = 30.0
         scene.camera = side
         _pose_arms(bpy, 45.0)
         scene.render.film_transparent = False

@@ -46,6 +46,8 @@ def _assign_weights(obj: bpy.types.Object, bone_names: list[str], indices: np.nd
     """
     groups = [obj.vertex_groups.new(name=name) for name in bone_names]
     rows, cols = np.nonzero((weights > 0) & (indices >= 0))
+    if not len(rows):
+        return
     bones, values = indices[rows, cols], weights[rows, cols].astype(np.float32)
     order = np.lexsort((values, bones))
     rows, bones, values = rows[order], bones[order], values[order]

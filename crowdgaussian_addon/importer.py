@@ -54,7 +54,7 @@ class CROWDGAUSSIAN_OT_import_bundle(bpy.types.Operator, ImportHelper):
 
     bl_idname = "crowdgaussian.import_bundle"
     bl_label = "Import CrowdGaussian Bundle"
-    bl_options = {"REGISTER", "UNDO", "PRESET"}
+    bl_options = {"REGISTER", "UNDO"}
 
     directory: StringProperty(name="Bundle Folder", subtype="DIR_PATH")
     filename_ext = ""

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_sample_image
 
 from crowdgaussian.image_io import load_photo
-from crowdgaussian.people import draw_detections, find_people
+from crowdgaussian.people import draw_detections, find_people, ssd, tflite
 from crowdgaussian.types import Person, Photo
 
 
@@ -26,6 +26,16 @@ def _sample(name: str) -> Photo:
     """A people-free photo from scikit-learn's bundled samples."""
     rgb = load_sample_image(name)
     return Photo(rgb=rgb, full_width=rgb.shape[1], full_height=rgb.shape[0], scale=1.0, path=name)
+
+
+@pytest.mark.parametrize("spec, model", [(ssd.POSE, "pose_detection"),
+                                         (ssd.FACE_FULL, "face_detection_full_range_sparse"),
+                                         (ssd.FACE_SHORT, "face_detection_short_range")])
+def test_anchor_layout_matches_the_models(spec, model):
+    anchors = ssd.anchor_centres(spec)
+    outputs = tflite.run(model, np.zeros(tflite.input_size(model) + (3,), np.float32))
+    assert anchors.shape[0] == max(o.shape[0] for o in outputs)
+    assert np.all((anchors > 0) & (anchors < 1))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of crowdgaussian.render: CPU rasterizer vs the dense torch reference, edge cases, gsplat."""
+"""Tests of crowdgaussian.render: CPU rasterizer vs the dense reference, edge cases, gsplat."""
 from __future__ import annotations
 
 import importlib.util
@@ -127,7 +127,7 @@ def test_cameras_batch_equals_single_renders() -> None:
 
 
 def test_projection_of_isotropic_gaussian_on_axis() -> None:
-    """A sphere of std s at depth z on the optical axis: centre (cx, cy), variance (f s/z)^2 + 0.3."""
+    """Sphere of std s at depth z on the optical axis: centre (cx, cy), variance (f s/z)^2 + 0.3."""
     f, z, s = 100.0, 2.0, 0.05
     proj = project_gaussians(torch.tensor([[0.0, 0.0, z]]), torch.tensor([[1.0, 0, 0, 0]]),
                              torch.full((1, 3), s), torch.eye(4)[None],

@@ -53,6 +53,28 @@ def quat_matrix(q: np.ndarray) -> np.ndarray:
                      2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1).reshape(q.shape[:-1] + (3, 3))
 
 
+def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of two (w x y z) quaternions."""
+    w0, x0, y0, z0 = a
+    w1, x1, y1, z1 = b
+    return np.array([w0 * w1 - x0 * x1 - y0 * y1 - z0 * z1, w0 * x1 + x0 * w1 + y0 * z1 - z0 * y1,
+                     w0 * y1 - x0 * z1 + y0 * w1 + z0 * x1, w0 * z1 + x0 * y1 - y0 * x1 + z0 * w1])
+
+
+def rig_deform(rig: dict, bone: str | None = None, axis: str = "X", degrees: float = 0.0) -> np.ndarray:
+    """Deform matrices of a rig.json at its photo pose, optionally with `bone` turned about a local axis
+    (what Blender does for pose_bone.rotation_quaternion @ Quaternion(axis, angle))."""
+    names = [b["name"] for b in rig["bones"]]
+    pose = np.array([b["pose_quaternion"] for b in rig["bones"]], dtype=np.float64)
+    if bone is not None:
+        half = np.deg2rad(degrees) / 2
+        unit = np.array([axis == "X", axis == "Y", axis == "Z"], dtype=np.float64)
+        pose[names.index(bone)] = quat_mul(pose[names.index(bone)], np.r_[np.cos(half), np.sin(half) * unit])
+    locs = np.array([b.get("pose_location", [0.0, 0.0, 0.0]) for b in rig["bones"]], dtype=np.float64)
+    return deform_matrices(np.array([b["matrix"] for b in rig["bones"]]), [b["parent"] for b in rig["bones"]],
+                           pose, locs, np.array(rig["object_to_world"]))
+
+
 def matrix_quat(m: np.ndarray) -> np.ndarray:
     """[N,3,3] rotations -> [N,4] quaternions (w x y z), via the largest-component method."""
     out = np.empty((len(m), 4))
@@ -87,16 +109,15 @@ def deform_matrices(rest: np.ndarray, parents: list[int], quats: np.ndarray, loc
     return np.einsum("ij,bjk,bkl->bil", object_to_world, pose, np.linalg.inv(rest))
 
 
-def skin_points(points: np.ndarray, indices: np.ndarray, weights: np.ndarray, deform: np.ndarray) -> np.ndarray:
-    """Linear blend skinning of [N,3] points; also returns the blended [N,4,4] matrices."""
-    blended = np.einsum("nk,nkij->nij", weights, deform[indices])
-    return blended
+def blend_matrices(indices: np.ndarray, weights: np.ndarray, deform: np.ndarray) -> np.ndarray:
+    """Linear blend skinning matrices [N,4,4]: Σ_k w_k deform[idx_k]."""
+    return np.einsum("nk,nkij->nij", weights, deform[indices])
 
 
 def skin_gaussians(means: np.ndarray, quats: np.ndarray, indices: np.ndarray, weights: np.ndarray,
                    deform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posed means and quats: blended matrix on the mean, Gram–Schmidt frame of its rotated axes."""
-    m = skin_points(means, indices, weights, deform)
+    m = blend_matrices(indices, weights, deform)
     posed = np.einsum("nij,nj->ni", m[:, :3, :3], means) + m[:, :3, 3]
     axes = m[:, :3, :3] @ quat_matrix(quats)
     x = axes[:, :, 0] / np.linalg.norm(axes[:, :, 0], axis=1, keepdims=True)
@@ -160,8 +181,8 @@ def make_person(pid: int, n_splats: int, object_to_world: np.ndarray, pose: np.n
     v_ind[:, 0] = np.concatenate(v_idx)
     v_w = np.zeros((len(verts), k), np.float32)
     v_w[:, 0] = 1.0
-    v_world = np.einsum("nij,nj->ni", skin_points(verts, v_ind, v_w, deform)[:, :3, :3], verts) + \
-        skin_points(verts, v_ind, v_w, deform)[:, :3, 3]
+    v_mats = blend_matrices(v_ind, v_w, deform)
+    v_world = np.einsum("nij,nj->ni", v_mats[:, :3, :3], verts) + v_mats[:, :3, 3]
     root = (object_to_world @ np.array([0.0, 0.0, 0.9, 1.0]))[:3]
     body = Body(person_id=pid, vertices_rest=verts, faces=np.concatenate(faces).astype(np.int32), skin_indices=v_ind,
                 skin_weights=v_w, bones=bones, rest_to_world=deform, bone_pose=pose, root_translation=root,

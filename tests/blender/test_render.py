@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bundle_fixture import deform_matrices, skin_gaussians
+from bundle_fixture import rig_deform, skin_gaussians
 from parity import load_render, people_psnr, rasterize_bundle, side_by_side
 
 from crowdgaussian.ply import read_gaussians_ply
@@ -29,17 +29,7 @@ def posed_gaussians(bundle: Path, person: str, bone: str, axis: str, degrees: fl
     for entry in manifest["persons"]:
         g = read_gaussians_ply(bundle / entry["files"]["gaussians"])
         if f"Person {entry['id']}" == person:
-            rig = json.loads((bundle / entry["files"]["rig"]).read_text())
-            names = [b["name"] for b in rig["bones"]]
-            pose = np.array([b["pose_quaternion"] for b in rig["bones"]], dtype=np.float64)
-            half = np.deg2rad(degrees) / 2
-            extra = np.r_[np.cos(half), np.sin(half) * np.array([axis == "X", axis == "Y", axis == "Z"], float)]
-            w0, x0, y0, z0 = pose[names.index(bone)]
-            w1, x1, y1, z1 = extra
-            pose[names.index(bone)] = [w0 * w1 - x0 * x1 - y0 * y1 - z0 * z1, w0 * x1 + x0 * w1 + y0 * z1 - z0 * y1,
-                                       w0 * y1 - x0 * z1 + y0 * w1 + z0 * x1, w0 * z1 + x0 * y1 - y0 * x1 + z0 * w1]
-            deform = deform_matrices(np.array([b["matrix"] for b in rig["bones"]]), [b["parent"] for b in rig["bones"]],
-                                     pose, np.zeros((len(names), 3)), np.array(rig["object_to_world"]))
+            deform = rig_deform(json.loads((bundle / entry["files"]["rig"]).read_text()), bone, axis, degrees)
             rest = read_gaussians_ply(bundle / entry["files"]["gaussians_rest"])
             skin = np.load(bundle / entry["files"]["skin"])
             g["means"], g["quats"] = skin_gaussians(rest["means"], rest["quats"], skin["indices"], skin["weights"], deform)

@@ -1,6 +1,8 @@
 """Benchmark output: Markdown tables shaped like the paper's Tables 1-2, PNG plots and image grids."""
 from __future__ import annotations
 
+import logging
+import os
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,6 +11,8 @@ import cv2
 import numpy as np
 
 from .benchmark import Config
+
+log = logging.getLogger(__name__)
 
 METHOD_NAMES = {"visible_only": "Visible-only (no completion)", "ours": "Ours (default pipeline)",
                 "refiner": "Ours + refiner"}
@@ -33,8 +37,6 @@ def machine() -> str:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    import os
-
     return f"{cpu}, {len(os.sched_getaffinity(0))} cores usable, Python {platform.python_version()}"
 
 
@@ -88,8 +90,15 @@ def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict,
 
 
 def plots(records: list[dict], scale: list[dict], cfg: Config, out_dir: Path) -> list[Path]:
-    """PNG plots: PSNR/SSIM vs occlusion ratio and vs downsampling per method; time/memory vs people."""
-    import matplotlib
+    """PNG plots: PSNR/SSIM vs occlusion ratio and vs downsampling per method; time/memory vs people.
+
+    Needs matplotlib (a benchmark-only dependency); without it no plot is written (logged).
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning("matplotlib is not installed: no plots (pip install matplotlib==3.11.2)")
+        return []
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

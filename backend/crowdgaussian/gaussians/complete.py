@@ -2,7 +2,7 @@
 
 Order of evidence, all general (no per-photo tuning):
 1. the left/right mirror partner, if the photo sees it;
-2. the back of the head takes the visible hair colour (top of the head);
+2. the back of the head takes the colour of the highest seen part of the head (hair);
 3. a smooth harmonic fill over a k-nearest-neighbour surface graph inside the same
    fill region (upper garment + arms, lower garment, head, hands, feet), so the
    back of the torso continues the front's clothing and hidden sleeves their arm;
@@ -51,17 +51,19 @@ def _harmonic_fill(points: np.ndarray, colors: np.ndarray, known: np.ndarray, pr
     return out
 
 
-def _head_zones(means_rest: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masks of the head's top (hair), back above the jaw, and face (front, below the top)."""
+def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
+                n_top: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of the hair sample (highest known head Gaussians), the back of the head above
+    the jaw, and the face (front, below the top fifth)."""
     z, y = means_rest[head, 2], means_rest[head, 1]
     z_lo, z_hi = np.percentile(z, 5), z.max()
-    top_z = z > z_hi - 0.2 * (z_hi - z_lo)
-    zones = []
-    for sel in (top_z, (y > np.median(y)) & (z > z_lo + 0.45 * (z_hi - z_lo)), (y < np.median(y)) & ~top_z):
-        zone = head.copy()
-        zone[head] = sel  # the body faces -Y: back is y above the median
-        zones.append(zone)
-    return zones[0], zones[1], zones[2]
+    top = np.zeros_like(head)
+    cand = np.flatnonzero(head & known)
+    top[cand[np.argsort(-means_rest[cand, 2])[:n_top]]] = True  # the top of the seen head: hair (or bald skin)
+    back, face = head.copy(), head.copy()
+    back[head] = (y > np.median(y)) & (z > z_lo + 0.45 * (z_hi - z_lo))  # the body faces -Y
+    face[head] = (y < np.median(y)) & (z < z_hi - 0.2 * (z_hi - z_lo))
+    return top, back, face
 
 
 def _median(colors: np.ndarray, sel: np.ndarray, min_count: int = 5) -> np.ndarray | None:
@@ -82,8 +84,8 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     head = regions == parts.HEAD
     skin = None
     if head.any():
-        top, back, face = _head_zones(means_rest, head)
-        hair, skin = _median(out, top & known), _median(out, face & known)
+        top, back, face = _head_zones(means_rest, head, known)
+        hair, skin = _median(out, top), _median(out, face & known)
         fill_back = back & ~known
         if hair is not None and fill_back.any():
             out[fill_back] = hair

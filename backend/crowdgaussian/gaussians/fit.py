@@ -86,7 +86,7 @@ def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
 
 
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
-        silhouette_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        silhouette_weight: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
     from crowdgaussian.render import rasterization
 
@@ -95,7 +95,7 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
     op_logit = torch.logit(op0).clone().requires_grad_(True)
     off_raw = torch.atanh((p.offset / MAX_OFFSET).clamp(-0.99, 0.99)).clone().requires_grad_(True)
     dscale = torch.zeros(len(p.scales), 1, device=p.scales.device).requires_grad_(True)
-    opt = torch.optim.Adam([{"params": [col_logit], "lr": 0.05}, {"params": [op_logit], "lr": 0.05},
+    opt = torch.optim.Adam([{"params": [col_logit], "lr": 0.1}, {"params": [op_logit], "lr": 0.05},
                             {"params": [off_raw], "lr": 0.05}, {"params": [dscale], "lr": 0.02}])
     frozen = ~p.fit_colour
     col0 = col_logit.detach().clone()

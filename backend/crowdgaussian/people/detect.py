@@ -22,7 +22,7 @@ class PoseDetection:
     keypoints: np.ndarray
 
 
-def detect_poses(rgb: np.ndarray, region: Roi, min_score: float | None = None) -> list[PoseDetection]:
+def detect_poses(rgb: np.ndarray, region: Roi, min_score: float) -> list[PoseDetection]:
     """Run the pose detector on one square region (zeros outside the photo); detections in photo px."""
     spec = ssd.POSE
     tensor, m = crop(rgb, region, spec.input_size)
@@ -33,8 +33,7 @@ def detect_poses(rgb: np.ndarray, region: Roi, min_score: float | None = None) -
     return [PoseDetection(float(s), c, k) for s, c, k in zip(scores, centres, kps)]
 
 
-def detect_faces(rgb: np.ndarray, region: Roi, min_score: float | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def detect_faces(rgb: np.ndarray, region: Roi, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full-range face detector on one square region -> (boxes [M,4], keypoints [M,6,2], scores) in photo px."""
     spec = ssd.FACE_FULL
     tensor, m = crop(rgb, region, spec.input_size)

@@ -105,16 +105,9 @@ def seed_sets(blanked: np.ndarray) -> list[list[Roi]]:
 def torso_on(points: np.ndarray, visibility: np.ndarray, pixels: np.ndarray) -> tuple[int, int]:
     """(visible shoulders/hips on `pixels`, visible ones beyond the photo's edge)."""
     h, w = pixels.shape
-    on = beyond = 0
-    for i in TORSO:
-        x, y = np.round(points[i]).astype(int)
-        if visibility[i] < 0.5:
-            continue
-        if not (0 <= x < w and 0 <= y < h):
-            beyond += 1
-        elif pixels[y, x]:
-            on += 1
-    return on, beyond
+    seen = [points[i] for i in TORSO if visibility[i] >= 0.5]
+    beyond = sum(not (0 <= round(x) < w and 0 <= round(y) < h) for x, y in seen)
+    return sum(_on(pixels, p) for p in seen), beyond
 
 
 def _on(mask: np.ndarray, point: np.ndarray) -> bool:
@@ -153,8 +146,7 @@ def recover(blanked: np.ndarray, owned: np.ndarray, rois: list[Roi]) -> Recovere
     log.debug("recovery at %s: %d crops, torso %d on + %d beyond, area %.3f, spread %.2f",
               cand.points[NOSE].round(), len(results), on, beyond, area, spread)
     if (len(results) < MIN_CROPS or spread > MAX_SPREAD or on < MIN_TORSO_ON or on + beyond < MIN_TORSO_POINTS
-            or area < MIN_AREA
-            or _on(owned, cand.points[NOSE])):
+            or area < MIN_AREA or _on(owned, cand.points[NOSE])):
         return None  # crops disagree, too little of it, or its face is a found person's (inpainted away)
     cand.detection_score = min(1.0, area / (4 * MIN_AREA))  # unexplained area stands in for a detector score
     return Recovered(cand, pixels)

@@ -6,6 +6,7 @@ fixed-size anchors, so only anchor centres matter; layers sharing a stride share
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -18,14 +19,14 @@ class SsdSpec:
     strides: tuple[int, ...]
     anchors_per_layer: int
     num_keypoints: int
-    min_score: float
 
 
-POSE = SsdSpec(224, (8, 16, 32, 32, 32), 2, 4, 0.5)
-FACE_FULL = SsdSpec(192, (4,), 1, 6, 0.5)
-FACE_SHORT = SsdSpec(128, (8, 16, 16, 16), 2, 6, 0.5)
+POSE = SsdSpec(224, (8, 16, 32, 32, 32), 2, 4)
+FACE_FULL = SsdSpec(192, (4,), 1, 6)
+FACE_SHORT = SsdSpec(128, (8, 16, 16, 16), 2, 6)
 
 
+@lru_cache(maxsize=None)
 def anchor_centres(spec: SsdSpec) -> np.ndarray:
     """[N, 2] anchor centres in 0..1 (x, y), in mediapipe's SsdAnchorsCalculator order."""
     out = []
@@ -44,11 +45,11 @@ def anchor_centres(spec: SsdSpec) -> np.ndarray:
 
 
 def decode(spec: SsdSpec, raw_boxes: np.ndarray, raw_scores: np.ndarray,
-           min_score: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode raw outputs -> (boxes [M,4] x0 y0 x1 y1, keypoints [M,K,2], scores [M]) in tensor px."""
     anchors = anchor_centres(spec) * spec.input_size
     scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores.reshape(-1).astype(np.float64), -100.0, 100.0)))
-    keep = scores >= (spec.min_score if min_score is None else min_score)
+    keep = scores >= min_score
     raw, anc, scores = raw_boxes[keep], anchors[keep], scores[keep]
     centre = raw[:, 0:2] + anc
     half = raw[:, 2:4] / 2.0

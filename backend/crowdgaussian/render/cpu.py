@@ -131,9 +131,9 @@ def warmup(dtype: torch.dtype = torch.float32) -> None:
     """
     from .rasterize import rasterization
 
-    params = [torch.tensor([[0.0, 0.0, 2.0]], dtype=dtype), torch.tensor([[1.0, 0, 0, 0]], dtype=dtype),
-              torch.full((1, 3), 0.1, dtype=dtype), torch.ones(1, dtype=dtype),
-              torch.ones(1, 3, dtype=dtype)]
+    params = [torch.tensor([[0.0, 0.0, 2.0]], dtype=dtype),
+              torch.tensor([[1.0, 0, 0, 0]], dtype=dtype), torch.full((1, 3), 0.1, dtype=dtype),
+              torch.ones(1, dtype=dtype), torch.ones(1, 3, dtype=dtype)]
     for p in params:
         p.requires_grad_(True)
     Ks = torch.tensor([[[16.0, 0, 8], [0, 16, 8], [0, 0, 1]]], dtype=dtype)

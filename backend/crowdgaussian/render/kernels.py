@@ -6,9 +6,10 @@ Layout (gsplat's, flattened over cameras): Gaussian id g = camera * N + gaussian
 counting sort by tile of Gaussians pre-sorted by depth, so ties keep index order).
 
 All arithmetic is float64 whatever the storage dtype. Each Gaussian is only evaluated on
-the pixels of the bounding box of its alpha >= 1/255 ellipse (sigma <= log(255 opacity),
-widened by a relative 1e-6): pixels outside it would be skipped by the alpha test anyway,
-so the image is identical to testing every pixel of the tile, just cheaper.
+the pixels inside its alpha >= 1/255 ellipse (sigma <= log(255 opacity): per tile row,
+the chord of that ellipse, widened by 1e-6 relative + 1e-4 px against rounding). Pixels
+outside it would fail the alpha test anyway, so the image is identical to testing every
+pixel of the tile (as gsplat does), only cheaper.
 
 Backward walks each tile back to front from the last contributing fragment of each pixel,
 recovering transmittance by division (like 3DGS/gsplat), and writes each fragment's
@@ -23,7 +24,7 @@ import numba as nb
 import numpy as np
 
 ALPHA_MAX = 0.999  # gsplat's clamp on a single fragment's alpha
-ALPHA_MIN = 0.5 / 255.0  # fragments below this are skipped
+ALPHA_MIN = 1.0 / 255.0  # fragments below this are skipped
 T_MIN = 1e-4  # compositing stops before transmittance would fall to this
 TILE_CHUNK = 4  # tiles handed to a thread at a time: balances uneven tiles and busy cores
 GRAD_COLS = 6  # per fragment: d mean2d (2), d conic (3), d opacity (1), then d colour (D)
@@ -32,7 +33,7 @@ GRAD_COLS = 6  # per fragment: d mean2d (2), d conic (3), d opacity (1), then d 
 @nb.njit(cache=True, parallel=True)
 def tile_rects(means2d: np.ndarray, radii: np.ndarray, tile_size: int, tiles_x: int,
                tiles_y: int) -> np.ndarray:
-    """Per Gaussian [x0, x1, y0, y1] tile range (half open) of its 3-sigma square; empty if culled."""
+    """Per Gaussian [x0, x1, y0, y1] half-open tile range of its 3-sigma square (empty: culled)."""
     n = radii.shape[0]
     rects = np.zeros((n, 4), np.int64)
     for i in nb.prange(n):
@@ -83,17 +84,27 @@ def build_intersections(order: np.ndarray, rects: np.ndarray, n_per_cam: int, ti
 
 
 @nb.njit(cache=True, inline="always")
-def _pixel_box(mx: float, my: float, a: float, b: float, c: float, opacity: float,
-               x_lo: int, x_hi: int, y_lo: int, y_hi: int):
-    """Pixel box (inclusive, clipped to the tile) that can hold alpha >= 1/255 for this Gaussian."""
-    s_max = math.log(opacity * 255.0)
+def _row_range(my: float, a: float, b: float, c: float, s_max: float, y_lo: int, y_hi: int):
+    """Rows (inclusive, clipped to the tile) that can hold sigma <= s_max."""
     det = a * c - b * b
     if det <= 0.0 or a <= 0.0 or c <= 0.0:
-        return x_lo, x_hi, y_lo, y_hi
-    ex = math.sqrt(2.0 * s_max * c / det) * (1.0 + 1e-6) + 1e-6
-    ey = math.sqrt(2.0 * s_max * a / det) * (1.0 + 1e-6) + 1e-6
-    return (max(x_lo, int(math.ceil(mx - ex - 0.5))), min(x_hi, int(math.floor(mx + ex - 0.5))),
-            max(y_lo, int(math.ceil(my - ey - 0.5))), min(y_hi, int(math.floor(my + ey - 0.5))))
+        return y_lo, y_hi
+    ey = math.sqrt(2.0 * s_max * a / det) * (1.0 + 1e-6) + 1e-4
+    return max(y_lo, int(math.ceil(my - ey - 0.5))), min(y_hi, int(math.floor(my + ey - 0.5)))
+
+
+@nb.njit(cache=True, inline="always")
+def _col_range(dy: float, mx: float, a: float, b: float, c: float, s_max: float, x_lo: int,
+               x_hi: int):
+    """Columns of the row at offset dy = my - row centre that can hold sigma <= s_max."""
+    det = a * c - b * b
+    if det <= 0.0 or a <= 0.0 or c <= 0.0:
+        return x_lo, x_hi
+    root = math.sqrt(max(0.0, 2.0 * a * s_max - det * dy * dy))
+    centre = -b * dy / a  # dx = mx - pixel centre at the chord's middle
+    half = root / a * (1.0 + 1e-6) + 1e-4
+    return (max(x_lo, int(math.ceil(mx - centre - half - 0.5))),
+            min(x_hi, int(math.floor(mx - centre + half - 0.5))))
 
 
 @nb.njit(cache=True, parallel=True)
@@ -124,9 +135,11 @@ def rasterize_forward(means2d, conics, colors, opacities, offsets, flat_ids, wid
                 continue
             mx, my = float(means2d[g, 0]), float(means2d[g, 1])
             a, b, c = float(conics[g, 0]), float(conics[g, 1]), float(conics[g, 2])
-            px0, px1, py0, py1 = _pixel_box(mx, my, a, b, c, op, x_lo, x_hi, y_lo, y_hi)
+            s_max = math.log(op * 255.0)
+            py0, py1 = _row_range(my, a, b, c, s_max, y_lo, y_hi)
             for py in range(py0, py1 + 1):
                 dy = my - (py + 0.5)
+                px0, px1 = _col_range(dy, mx, a, b, c, s_max, x_lo, x_hi)
                 for px in range(px0, px1 + 1):
                     p = (py - y_lo) * tw + (px - x_lo)
                     if done[p]:
@@ -200,11 +213,13 @@ def rasterize_backward(means2d, conics, colors, opacities, offsets, flat_ids, wi
                 continue
             mx, my = float(means2d[g, 0]), float(means2d[g, 1])
             a, b, c = float(conics[g, 0]), float(conics[g, 1]), float(conics[g, 2])
-            px0, px1, py0, py1 = _pixel_box(mx, my, a, b, c, op, x_lo, x_hi, y_lo, y_hi)
+            s_max = math.log(op * 255.0)
+            py0, py1 = _row_range(my, a, b, c, s_max, y_lo, y_hi)
             g_mx = g_my = g_a = g_b = g_c = g_op = 0.0
             g_col[:] = 0.0
             for py in range(py0, py1 + 1):
                 dy = my - (py + 0.5)
+                px0, px1 = _col_range(dy, mx, a, b, c, s_max, x_lo, x_hi)
                 for px in range(px0, px1 + 1):
                     p = (py - y_lo) * tw + (px - x_lo)
                     if k > last[p]:

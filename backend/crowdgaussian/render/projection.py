@@ -55,8 +55,10 @@ def project_gaussians(means: Tensor, quats: Tensor, scales: Tensor, viewmats: Te
     fx, fy = Ks[:, 0, 0, None], Ks[:, 1, 1, None]
     cx, cy = Ks[:, 0, 2, None], Ks[:, 1, 2, None]
     tan_x, tan_y = 0.5 * width / fx, 0.5 * height / fy
-    tx = zs * torch.clamp(x / zs, min=-(cx / fx + 0.3 * tan_x), max=(width - cx) / fx + 0.3 * tan_x)
-    ty = zs * torch.clamp(y / zs, min=-(cy / fy + 0.3 * tan_y), max=(height - cy) / fy + 0.3 * tan_y)
+    tx = zs * torch.clamp(x / zs, min=-(cx / fx + 0.3 * tan_x),
+                          max=(width - cx) / fx + 0.3 * tan_x)
+    ty = zs * torch.clamp(y / zs, min=-(cy / fy + 0.3 * tan_y),
+                          max=(height - cy) / fy + 0.3 * tan_y)
     zero = torch.zeros_like(zs)
     jac = torch.stack([fx / zs, zero, -fx * tx / (zs * zs),
                        zero, fy / zs, -fy * ty / (zs * zs)], dim=-1).reshape(z.shape + (2, 3))
@@ -76,7 +78,8 @@ def project_gaussians(means: Tensor, quats: Tensor, scales: Tensor, viewmats: Te
         b = 0.5 * (c00 + c11)
         radius = torch.ceil(3.0 * torch.sqrt(b + torch.sqrt(torch.clamp(b * b - det, min=0.01))))
         mx, my = means2d[..., 0], means2d[..., 1]
-        inside = (mx + radius > 0) & (mx - radius < width) & (my + radius > 0) & (my - radius < height)
+        inside = ((mx + radius > 0) & (mx - radius < width)
+                  & (my + radius > 0) & (my - radius < height))
         keep = valid & inside & (radius > radius_clip)
         radii = torch.where(keep, radius, torch.zeros_like(radius)).to(torch.int32)
     return Projected(means2d, conics, z, radii, compensations)

@@ -29,7 +29,7 @@ RENDER_MODES = ("RGB", "D", "ED", "RGB+D", "RGB+ED")
 
 def _evaluate_colors(colors: Tensor, means: Tensor, viewmats: Tensor, n_cams: int,
                      sh_degree: int | None) -> Tensor:
-    """Per-camera colours [C,N,D]: as given, or SH evaluated toward each camera centre (+0.5, >= 0)."""
+    """Per-camera colours [C,N,D]: as given, or SH toward each camera centre, +0.5, clamped >= 0."""
     if sh_degree is None:
         return colors.expand(n_cams, -1, -1) if colors.dim() == 2 else colors
     cam_centres = -torch.einsum("cji,cj->ci", viewmats[:, :3, :3], viewmats[:, :3, 3])
@@ -91,8 +91,10 @@ def _rasterize_cpu(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tens
                    ) -> tuple[Tensor, Tensor, dict[str, Any]]:
     """CPU path: torch projection (autograd) + numba tile compositing (hand-written backward)."""
     if rasterize_mode not in ("classic", "antialiased"):
-        raise ValueError(f"rasterize_mode must be 'classic' or 'antialiased', got {rasterize_mode!r}")
+        raise ValueError(
+            f"rasterize_mode must be 'classic' or 'antialiased', got {rasterize_mode!r}")
     n_cams = viewmats.shape[0]
+    viewmats, Ks = viewmats.to(means.dtype), Ks.to(means.dtype)
     proj = project_gaussians(means, quats, scales, viewmats, Ks, width, height, eps2d,
                              near_plane, far_plane, radius_clip)
     opac = opacities[None, :].expand(n_cams, -1)

@@ -12,11 +12,12 @@ import numpy as np
 
 # Body parts of each vertex (from its dominant bone and rest-pose geometry).
 PARTS = ("skin_head", "hair", "neck", "torso", "hips", "upperarm", "forearm", "hand", "thigh_top",
-         "thigh_low", "shin", "foot")
+         "thigh_low", "shin", "foot", "eye_white", "iris", "brow", "lips")
 (SKIN_HEAD, HAIR, NECK, TORSO, HIPS, UPPERARM, FOREARM, HAND, THIGH_TOP, THIGH_LOW, SHIN,
- FOOT) = range(len(PARTS))
+ FOOT, EYE_WHITE, IRIS, BROW, LIPS) = range(len(PARTS))
 
 _BONE_PARTS = (  # first match wins
+    (("eye.",), EYE_WHITE),
     (("wrist", "finger", "metacarpal"), HAND),
     (("foot", "toe"), FOOT),
     (("lowerleg",), SHIN),
@@ -59,7 +60,27 @@ def part_labels(vertices_rest: np.ndarray, dominant: np.ndarray, bone_labels: li
         back = y > np.median(y[head]) + 0.02
         hair = head & ((z > chin + 0.80 * height) | (back & (z > chin + 0.40 * height)))
         parts[hair] = HAIR
+    _face(vertices_rest, parts)
     return parts
+
+
+def _face(vertices_rest: np.ndarray, parts: np.ndarray) -> None:
+    """Irises on the eyeballs' fronts, brows above and lips below the eyes (so faces read as faces)."""
+    eyes = parts == EYE_WHITE
+    if not eyes.any():
+        return
+    x, y, z = vertices_rest.T
+    eye_z, front = z[eyes].mean(), y[eyes].min()
+    for sign in (-1.0, 1.0):
+        one = eyes & (np.sign(x) == sign)
+        if one.any():
+            cy = y[one].mean()
+            parts[one & (y < cy - 0.55 * (cy - y[one].min()))] = IRIS
+    eye_x = np.abs(x[eyes]).mean()
+    skin = parts == SKIN_HEAD
+    near_front = y < front + 0.02
+    parts[skin & near_front & (z > eye_z + 0.014) & (z < eye_z + 0.024) & (np.abs(np.abs(x) - eye_x) < 0.02)] = BROW
+    parts[skin & (y < front + 0.01) & (z > eye_z - 0.078) & (z < eye_z - 0.064) & (np.abs(x) < 0.022)] = LIPS
 
 
 @dataclass
@@ -101,6 +122,10 @@ class Outfit:
         """[N, 3] RGB colour of points at rest positions with the given part labels."""
         out = np.tile(self.skin, (len(points_rest), 1))
         out[parts == HAIR] = self.hair
+        out[parts == BROW] = 0.6 * self.hair
+        out[parts == EYE_WHITE] = (0.92, 0.92, 0.9)
+        out[parts == IRIS] = (0.12, 0.08, 0.05)
+        out[parts == LIPS] = self.skin * (0.8, 0.55, 0.55)
         for part, garment_name in self.covered.items():
             sel = parts == part
             if sel.any():
