@@ -7,6 +7,7 @@ present) and decodes the per-person files into plain numpy arrays for the import
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,7 +165,14 @@ def _npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 def load_person(root: Path, entry: dict) -> PersonData:
-    """Read one person's rest-frame splats, per-splat skin, body mesh and rig."""
+    """Read one person's rest-frame splats, per-splat skin, body mesh and rig (BundleError if unreadable)."""
+    try:
+        return _load_person(root, entry)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:  # JSONDecodeError is a ValueError
+        raise BundleError(f"person {entry.get('id')}: unreadable file ({type(exc).__name__}: {exc})") from None
+
+
+def _load_person(root: Path, entry: dict) -> PersonData:
     files = entry["files"]
     splats = read_splats(_resolve_inside(root, files["gaussians_rest"], "gaussians_rest"))
     skin = _npz(_resolve_inside(root, files["skin"], "skin"), ("indices", "weights"))

@@ -26,6 +26,8 @@ def import_bundle(context: bpy.types.Context, directory: str, viewport: str = "A
     root, manifest = load_manifest(directory)
     people = [load_person(root, entry) for entry in manifest["persons"]]
     total = sum(len(p.splats.means) for p in people)
+    if context.object is not None and context.object.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
     viewport_points = viewport == "POINTS" or (viewport == "AUTO" and total > POINTS_AUTO_THRESHOLD)
     scene = context.scene
     cycles = scene.render.engine == "CYCLES"
@@ -74,8 +76,6 @@ class CROWDGAUSSIAN_OT_import_bundle(bpy.types.Operator, ImportHelper):
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Import the chosen folder or report why it is not a valid bundle."""
         try:
-            if context.object is not None and context.object.mode != "OBJECT":
-                bpy.ops.object.mode_set(mode="OBJECT")
             collections = import_bundle(context, self.directory, self.viewport_display, self.color_blending)
         except BundleError as exc:
             self.report({"ERROR"}, f"CrowdGaussian: {exc}")

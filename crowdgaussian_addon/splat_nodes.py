@@ -141,16 +141,24 @@ def _switch(b: _Builder, condition, if_false, if_true) -> bpy.types.NodeSocket:
 
 
 def _axes_to_rotation(b: _Builder, x_axis, y_axis) -> bpy.types.NodeSocket:
-    """Rotation whose X axis is along x_axis and Y axis in the x/y plane (Blender 4.2+ nodes)."""
+    """Rotation whose X axis is along x_axis and Y axis in the x/y plane.
+
+    Axes to Rotation where Blender has it; otherwise two Align ... to Vector steps (X onto
+    x_axis, then Y toward y_axis pivoting about X), which give the same frame.
+    """
     try:
         n = b.node("FunctionNodeAxesToRotation", {"Primary Axis": x_axis, "Secondary Axis": y_axis},
                    primary_axis="X", secondary_axis="Y")
         return n.outputs[0]
-    except RuntimeError:  # no Axes to Rotation node (older 4.x): two Align Euler to Vector steps
-        first = b.node("FunctionNodeAlignEulerToVector", {"Vector": x_axis}, axis="X")
-        second = b.node("FunctionNodeAlignEulerToVector", {"Rotation": first.outputs[0], "Vector": y_axis},
-                        axis="Y", pivot_axis="X")
-        return second.outputs[0]
+    except RuntimeError:
+        pass
+    for kind in ("FunctionNodeAlignRotationToVector", "FunctionNodeAlignEulerToVector"):
+        try:
+            first = b.node(kind, {"Vector": x_axis}, axis="X")
+        except RuntimeError:
+            continue
+        return b.node(kind, {"Rotation": first.outputs[0], "Vector": y_axis}, axis="Y", pivot_axis="X").outputs[0]
+    raise RuntimeError("this Blender has no node to build rotations from axes")
 
 
 def splat_material(points: bool) -> bpy.types.Material:

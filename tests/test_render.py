@@ -95,10 +95,14 @@ def test_gradcheck_float64() -> None:
     Ks[0, 0, 0] = Ks[0, 1, 1] = 25.0
     bg = torch.tensor([[0.3, 0.6, 0.9]], dtype=torch.float64, requires_grad=True)
 
-    def render(*args: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(8)  # 6 random mixes of all outputs: few backward calls
+    mix_c = torch.randn(20 * 16 * 4, 6, generator=g, dtype=torch.float64)
+    mix_a = torch.randn(20 * 16, 6, generator=g, dtype=torch.float64)
+
+    def render(*args: torch.Tensor) -> torch.Tensor:
         out = rasterization(*args[:5], viewmats, Ks, 20, 16, backgrounds=args[5],
                             render_mode="RGB+D")
-        return out[0], out[1]
+        return out[0].reshape(-1) @ mix_c + out[1].reshape(-1) @ mix_a
 
     assert torch.autograd.gradcheck(render, (*params, bg), eps=1e-6, atol=1e-5, rtol=1e-4)
 
@@ -172,6 +176,21 @@ def test_gaussians_behind_camera_and_zero_opacity_render_nothing() -> None:
     assert all(torch.isfinite(g).all() and g.abs().max() == 0 for g in grads)
 
 
+def test_means2d_gradient_is_available_for_densification() -> None:
+    """meta["means2d"].retain_grad() gives pixel-space gradients (zero for culled Gaussians)."""
+    params = _scene(100)
+    with torch.no_grad():
+        params[0][:10, 2] = -1.0  # behind the camera
+    viewmats, Ks = _cameras(2, 40, 40)
+    img, _, meta = rasterization(*params, viewmats, Ks, 40, 40)
+    meta["means2d"].retain_grad()
+    img.sum().backward()
+    grad = meta["means2d"].grad
+    assert grad.shape == (2, 100, 2)
+    assert grad[:, :10].abs().max() == 0
+    assert (grad[:, 10:].norm(dim=-1) > 0).float().mean() > 0.5
+
+
 def test_huge_and_degenerate_scales_match_reference() -> None:
     """Huge (1e3 m), flat (one axis 0) and point-like (all 0) Gaussians: finite and exact."""
     params = _scene(60, seed=5)
@@ -214,6 +233,24 @@ def test_compositing_stops_at_transmittance_1e4() -> None:
     assert img[0, 8, 8, 1].item() == pytest.approx(0.9975, abs=1e-6)
     assert img[0, 8, 8, 0].item() == 0.0
     assert alpha[0, 8, 8, 0].item() == pytest.approx(0.9975, abs=1e-6)
+
+
+def test_antialiased_mode_dims_subpixel_gaussians() -> None:
+    """Antialiased mode scales opacity by sqrt(det(cov2d) / det(cov2d + 0.3 I)), i.e. by
+    var / (var + 0.3) for an isotropic Gaussian: ~0.05 at 0.125 px std, ~0.99 at 5 px."""
+    means = torch.tensor([[0.0, 0.0, 2.0], [0.8, 0.0, 2.0]])  # on axis / off axis
+    quats = torch.tensor([[1.0, 0, 0, 0]]).repeat(2, 1)
+    scales = torch.tensor([[0.005] * 3, [0.2] * 3])
+    viewmats, Ks = _cameras(1, 96, 32)
+    Ks[0, 0, 0] = Ks[0, 1, 1] = 50.0  # std in pixels = 50 * scale / 2 (on axis)
+    args = (means, quats, scales, torch.tensor([0.9, 0.9]), torch.ones(2, 3), viewmats, Ks, 96, 32)
+    classic = rasterization(*args)[1][0, ..., 0]
+    aa = rasterization(*args, rasterize_mode="antialiased")[1][0, ..., 0]
+    for cols, std, tol in ((slice(0, 50), 0.125, 1e-4), (slice(50, 96), 5.0, 2e-3)):
+        compensation = std**2 / (std**2 + 0.3)  # off axis the footprint is ~2% wider
+        assert aa[:, cols].max().item() == pytest.approx(
+            classic[:, cols].max().item() * compensation, rel=tol)
+    assert aa[:, :50].max() < 0.03 < classic[:, :50].max()
 
 
 @pytest.mark.skipif(not (torch.cuda.is_available() and importlib.util.find_spec("gsplat")),

@@ -63,14 +63,23 @@ def test_children_are_short_and_standing_bodies_touch_the_floor():
     assert np.allclose(adult.root_world[:2], (1.0, 2.0), atol=0.05)
 
 
-def test_sitting_body_has_thighs_at_seat_height_and_horizontal():
+def test_sitting_body_has_horizontal_thighs_over_a_seat_and_feet_on_the_floor():
     rng = np.random.default_rng(5)
-    body = pose_body(random_phenotype(rng, 0.0), random_pose(rng, "sitting"), 0.0, (0.0, 0.0),
-                     posture="sitting", seat_height=0.45)
+    body = pose_body(random_phenotype(rng, 0.0), random_pose(rng, "sitting"), 0.0, (0.0, 0.0), posture="sitting")
     kp = body.keypoints_world
-    hip, knee = kp[23], kp[25]  # left hip, left knee
+    hip, knee, ankle = kp[23], kp[25], kp[27]  # left side
     assert abs(hip[2] - knee[2]) < 0.2  # thigh roughly horizontal
-    assert 0.4 < knee[2] < 0.75
+    assert ankle[2] < 0.15 and abs(body.vertices_world[:, 2].min()) < 1e-4
+    assert 0.3 < body.seat[2] < knee[2]
+    assert np.linalg.norm(body.seat[:2] - 0.5 * (kp[23, :2] + kp[24, :2])) < 0.05
+
+
+def test_sitting_people_get_a_stool_that_can_hide_them():
+    scene = make_crowd(1004, 1, width=192, height=144, n_gaussians=4000, sitting_probability=1.0)
+    person = scene.people[0]
+    assert person.body.posture == "sitting"
+    stool_pixels = (np.abs(scene.photo.rgb.astype(np.float32) / 255 - scene.background).sum(-1) > 0.1) & ~person.full_mask
+    assert stool_pixels.sum() > 30
 
 
 def test_dressed_gaussians_lie_on_the_body_and_are_well_formed():

@@ -1,6 +1,6 @@
 """Quality benchmark on synthetic ground-truth crowds (issue #6): tables, plots, grids, one JSON line.
 
-    python benchmarks/quality/run.py --quick            # ~10 min on 2 CPU cores
+    python benchmarks/quality/run.py --quick            # 1 scene, ~10 min on 2 CPU cores
     python benchmarks/quality/run.py                    # the full run (documented in README.md)
     python benchmarks/quality/run.py --people detect    # judge the real detector too
 
@@ -25,26 +25,30 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 def config(args: argparse.Namespace) -> tuple[benchmark.Config, tuple[int, ...]]:
     """The run's configuration and the people counts of the scale test."""
     start = benchmark.REPORT_SEED_START if not args.tuning else 0
-    if args.quick:
-        cfg = benchmark.Config(seeds=[start, start + 1], n_people=[2, 2], size=128, views=list(range(0, 24, 3)),
-                               width=384, height=288, truth_gaussians=12000, people_mode=args.people,
+    if args.quick:  # one pipeline run costs ~1-3 min on 2 busy cores, almost independent of the people count
+        cfg = benchmark.Config(seeds=[start], n_people=[3], size=128, views=list(range(0, 24, 3)),
+                               width=448, height=336, truth_gaussians=12000, people_mode=args.people,
                                quality="fast")
-        return cfg, (1, 2, 4)
-    seeds = list(range(start, start + 8))
-    cfg = benchmark.Config(seeds=seeds, n_people=[1 + (s % 4) for s in seeds], size=256, people_mode=args.people,
-                           quality=args.quality)
+        return cfg, ((1, 2, 4) if args.scale else ())
+    seeds = list(range(start, start + args.scenes))
+    cfg = benchmark.Config(seeds=seeds, n_people=[1 + (s % 4) for s in seeds], levels=(0.0, 0.2, 0.4, 0.6),
+                           size=256, people_mode=args.people, quality=args.quality)
     return cfg, (1, 2, 4, 8, 16)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, write the results, print the JSON summary line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small run for CI (2 scenes x 2 people, 8 views)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small run for CI: 1 scene x 3 people, 8 of 24 views at 128 px, no scale test")
+    parser.add_argument("--scenes", type=int, default=8, help="scenes in the full run (1-4 people each)")
+    parser.add_argument("--scale", action="store_true", help="also run the scale test in --quick (1, 2, 4 people)")
     parser.add_argument("--people", choices=("oracle", "detect"), default="oracle",
                         help="oracle: true masks/keypoints feed the body fit; detect: the real detector")
     parser.add_argument("--quality", default="fast", help="pipeline quality preset for the full run")
     parser.add_argument("--tuning", action="store_true", help="use the tuning seeds (0..) instead of the reported ones")
     parser.add_argument("--no-scale", action="store_true", help="skip the time/memory vs people test")
+    parser.add_argument("--scale-only", action="store_true", help="only the time/memory vs people test (1..16)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
@@ -53,17 +57,19 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     cfg, counts = config(args)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.scale_only:
+        return scale_only(cfg, args.out)
     tag = "quality_quick" if args.quick else "quality"
     start = time.perf_counter()
     records, grids, lpips_note = benchmark.run(cfg)
-    scale = [] if args.no_scale else benchmark.scale_test(counts, benchmark.REPORT_SEED_START + 500, cfg)
+    scale = [] if args.no_scale or not counts else benchmark.scale_test(counts, benchmark.REPORT_SEED_START + 500, cfg)
     summary = benchmark.summarize(records, cfg)
     n_views = len(cfg.views)
-    report.plots(records, scale, cfg, args.out)
+    report.plots(records, scale, cfg, args.out, tag)
     if grids and grids[0]:
-        report.image_grid(grids[0], args.out / "quality_grid.png", view_cols=(0, n_views // 4, n_views // 2))
+        report.image_grid(grids[0], args.out / f"{tag}_grid.png", view_cols=(0, n_views // 4, n_views // 2))
     title = "Quality benchmark (quick)" if args.quick else "Quality benchmark"
-    (args.out / f"{tag}.md").write_text(report.markdown(records, scale, cfg, summary, lpips_note, title))
+    (args.out / f"{tag}.md").write_text(report.markdown(records, scale, cfg, summary, lpips_note, title, tag))
     summary.update(people_mode=cfg.people_mode, views=n_views, view_size=cfg.size, scenes=len(cfg.seeds),
                    seeds=cfg.seeds, lpips_note=lpips_note, scale=scale,
                    seconds_total=round(time.perf_counter() - start, 1),
@@ -71,6 +77,19 @@ def main(argv: list[str] | None = None) -> int:
                         + (f"{n_views} of 24 views" if n_views < 24 else "24 views"))
     (args.out / f"{tag}.json").write_text(json.dumps({"summary": summary, "records": records}, indent=1))
     print(json.dumps(summary), flush=True)
+    return 0
+
+
+def scale_only(cfg: benchmark.Config, out: Path) -> int:
+    """Time and memory vs 1, 2, 4, 8, 16 people: quality_scale.{md,json,png}; prints the JSON rows."""
+    rows = benchmark.scale_test((1, 2, 4, 8, 16), benchmark.REPORT_SEED_START + 500, cfg)
+    report.scale_plot(rows, out / "quality_scale.png")
+    text = [f"# Pipeline cost vs people ({cfg.people_mode} people, photo {cfg.width}x{cfg.height})", "",
+            f"Run {report.now()} on {report.machine()}.", "", *report.scale_table(rows), "",
+            "![scale](quality_scale.png)", ""]
+    (out / "quality_scale.md").write_text("\n".join(text))
+    (out / "quality_scale.json").write_text(json.dumps(rows, indent=1))
+    print(json.dumps({"scale": rows}), flush=True)
     return 0
 
 

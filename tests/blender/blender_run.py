@@ -63,7 +63,7 @@ def carrier_vertices(obj_name: str) -> np.ndarray:
         mod.show_viewport = True
 
 
-def scene_facts(args: dict) -> dict:
+def scene_facts() -> dict:
     """Everything the import tests check: collections, objects, rig, skinning, camera, splats."""
     out: dict = {"collections": {}, "scene_camera": bpy.context.scene.camera and bpy.context.scene.camera.name}
     for coll in bpy.data.collections:
@@ -120,11 +120,15 @@ def scenario_import(args: dict) -> dict:
     seconds = time.perf_counter() - t0
     if result != {"FINISHED"}:
         return {"result": sorted(result)}
-    before = scene_facts(args)
-    out = {"result": sorted(result), "import_seconds": seconds, "before": before}
+    before = scene_facts()
+    ui = {"file_import_menu": any(getattr(f, "__name__", "") == "menu_import"
+                                  for f in bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize()),
+          "sidebar_panel": getattr(bpy.types, "VIEW3D_PT_crowdgaussian", None) is not None and
+          bpy.types.VIEW3D_PT_crowdgaussian.bl_category == "CrowdGaussian"}
+    out = {"result": sorted(result), "import_seconds": seconds, "before": before, "ui": ui}
     if args.get("pose"):
         pose_bone(*args["pose"])
-        out["after"] = scene_facts(args)
+        out["after"] = scene_facts()
     return out
 
 
@@ -144,9 +148,10 @@ def scenario_render(args: dict) -> dict:
     """Import, optionally pose, render through the photo camera with args["engine"] to args["png"]."""
     install(args["zip"])
     scene = bpy.context.scene
-    scene.render.engine = args["engine"]
+    scene.render.engine = "BLENDER_WORKBENCH"  # the engine changes after the import: handlers must follow
     bpy.ops.crowdgaussian.import_bundle(directory=args["bundle"], viewport_display="SPLATS",
                                         color_blending=args.get("blending", "PHOTO"))
+    scene.render.engine = args["engine"]
     if args.get("pose"):
         pose_bone(*args["pose"])
     scene.render.resolution_percentage = args.get("percent", 100)
@@ -169,7 +174,11 @@ def scenario_render(args: dict) -> dict:
         scene.render.filter_size = 0.0
     t0 = time.perf_counter()
     bpy.ops.render.render(write_still=True)
-    return {"render_seconds": time.perf_counter() - t0, "png": args["png"]}
+    seconds = time.perf_counter() - t0
+    group = bpy.data.node_groups["CrowdGaussian Splats"]
+    key = next(i.identifier for i in group.interface.items_tree if i.name == "Point Spheres")
+    spheres = {o.name: bool(o.modifiers["Gaussian Splats"][key]) for o in bpy.data.objects if "Gaussian Splats" in o.modifiers}
+    return {"render_seconds": seconds, "png": args["png"], "point_spheres": spheres}
 
 
 def _setup_reconstruct(args: dict) -> object:

@@ -139,8 +139,8 @@ def _box(head: np.ndarray, tail: np.ndarray, radius: float) -> tuple[np.ndarray,
     return verts, faces
 
 
-def make_person(pid: int, n_splats: int, object_to_world: np.ndarray, pose: np.ndarray, rng: np.random.Generator
-                ) -> tuple[Body, Gaussians]:
+def make_person(pid: int, n_splats: int, object_to_world: np.ndarray, pose: np.ndarray, rng: np.random.Generator,
+                scale_range: tuple[float, float] = (0.008, 0.05)) -> tuple[Body, Gaussians]:
     """One person: rig, box body and Gaussians along the bones, posed by `pose` [B,4]."""
     bones = [Bone(name, parent, np.array(h), np.array(t), roll) for name, parent, h, t, roll in BONES]
     rest = np.stack([bone_rest_matrix(b.head, b.tail, b.roll) for b in bones])
@@ -165,7 +165,7 @@ def make_person(pid: int, n_splats: int, object_to_world: np.ndarray, pose: np.n
     weights[:, 1] = 1.0 - w_arm
     quats = rng.normal(size=(n_splats, 4))
     quats /= np.linalg.norm(quats, axis=1, keepdims=True)
-    scales = np.exp(rng.uniform(np.log(0.008), np.log(0.05), (n_splats, 3)))
+    scales = np.exp(rng.uniform(np.log(scale_range[0]), np.log(scale_range[1]), (n_splats, 3)))
     opac = rng.uniform(0.35, 0.97, n_splats)
     colors = np.clip(COLORS[owner] + rng.normal(0, 0.08, (n_splats, 3)), 0.02, 0.98)
     means_w, quats_w = skin_gaussians(means, quats, indices, weights, deform)
@@ -207,7 +207,7 @@ def make_camera(width: int, height: int, n_persons: int) -> Camera:
 
 
 def make_bundle(out_dir: Path, n_persons: int = 2, n_splats: int = 400, width: int = 320, height: int = 240,
-                seed: int = 0) -> Path:
+                seed: int = 0, scale_range: tuple[float, float] = (0.008, 0.05)) -> Path:
     """Write a hand-made bundle with `n_persons` people of `n_splats` Gaussians; returns its path."""
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
@@ -227,7 +227,7 @@ def make_bundle(out_dir: Path, n_persons: int = 2, n_splats: int = 400, width: i
         pose = np.tile([1.0, 0.0, 0.0, 0.0], (len(BONES), 1))
         pose[1] = np.r_[np.cos(0.25), np.sin(0.25) * np.array([0.0, 0.0, 1.0])]  # arm.L forward a bit
         pose[2] = np.r_[np.cos(-0.2 - 0.1 * pid), np.sin(-0.2 - 0.1 * pid) * np.array([1.0, 0.0, 0.0])]
-        body, gs = make_person(pid, n_splats, o2w, pose, rng)
+        body, gs = make_person(pid, n_splats, o2w, pose, rng, scale_range)
         mask = np.zeros((height, width), bool)
         people.append(Person(id=pid, bbox=np.array([0.0, 0.0, width - 1.0, height - 1.0]), score=0.9,
                              keypoints=np.zeros((33, 3)), mask=mask))

@@ -50,6 +50,7 @@ def test_import_builds_people_and_camera(small_bundle: Path, run_blender) -> Non
     """Per person: armature (rest + photo pose), skinned hidden body, splats following the rig; camera."""
     out = run_blender("import", bundle=str(small_bundle))
     assert out["result"] == ["FINISHED"]
+    assert out["ui"] == {"file_import_menu": True, "sidebar_panel": True}
     facts = out["before"]
     manifest = json.loads((small_bundle / "manifest.json").read_text())
     assert sorted(facts["collections"]) == ["Person 0", "Person 1"]
@@ -137,19 +138,23 @@ def test_posing_an_arm_moves_only_that_arm(small_bundle: Path, run_blender) -> N
 
 
 def test_invalid_bundles_are_refused(small_bundle: Path, tmp_path: Path, run_blender) -> None:
-    """A path escaping the bundle, a wrong version, a missing file: one readable error, nothing created."""
+    """A path escaping the bundle, a wrong version, a missing or corrupt file: one readable error, nothing created."""
     cases = {
         "outside": lambda m: m["persons"][0]["files"].__setitem__("rig", "../../etc/passwd"),
         "version": lambda m: m.__setitem__("version", 99),
         "missing": lambda m: m["persons"][1]["files"].__setitem__("skin", "persons/1/nope.npz"),
+        "corrupt": lambda m: None,
     }
-    expected = {"outside": "outside the bundle", "version": "unsupported bundle version", "missing": "missing"}
+    expected = {"outside": "outside the bundle", "version": "unsupported bundle version", "missing": "missing",
+                "corrupt": "person 1: unreadable file"}
     for name, edit in cases.items():
         broken = tmp_path / name
         shutil.copytree(small_bundle, broken)
         manifest = json.loads((broken / "manifest.json").read_text())
         edit(manifest)
         (broken / "manifest.json").write_text(json.dumps(manifest))
+        if name == "corrupt":
+            (broken / "persons" / "1" / "skin.npz").write_bytes(b"not a zip")
         out = run_blender("import_error", bundle=str(broken))
         assert out["result"] == ["CANCELLED"], name
         assert expected[name] in out["message"] and "Traceback" not in out["message"], out["message"]

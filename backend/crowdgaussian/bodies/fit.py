@@ -8,7 +8,8 @@ with Adam on:
 - BlazePose's 3D landmarks: directions of the limbs and torso (they resolve depth ambiguity);
 - silhouette: projected body points outside the allowed area (own mask, other people's masks
   that may hide the body, outside the frame) and own-mask pixels far from the projected body;
-- priors: small angles (strong on legs that are not seen, so hidden legs stand neutrally),
+- priors: small angles (strong on bones whose far end is not seen, so hidden legs stand
+  and hidden arms hang neutrally),
   knee hinge, phenotypes near the middle.
 Size and distance are ambiguous in one image: the first pass uses an average adult height;
 then ground.py puts the people whose feet are seen on one floor, the depth order is made
@@ -45,8 +46,18 @@ POSE_PRIOR = {
     "lowerarm01.L": 0.2, "lowerarm01.R": 0.2, "upperleg01.L": 0.5, "upperleg01.R": 0.5,
     "lowerleg01.L": 0.5, "lowerleg01.R": 0.5, "foot.L": 2.0, "foot.R": 2.0,
 }
-HIDDEN_LEG_PRIOR = 50.0
-LEG_BONES = ("upperleg01", "lowerleg01", "foot")
+HIDDEN_PRIOR = 50.0  # prior weight of a bone whose far-end landmarks are all unseen
+# The landmarks that show where each fitted bone points (its far end).
+BONE_ENDS = {
+    "spine03": ("nose", "left_shoulder", "right_shoulder"), "spine01": ("left_shoulder", "right_shoulder"),
+    "neck01": ("nose", "left_ear", "right_ear"), "head": ("nose", "left_ear", "right_ear", "left_eye", "right_eye"),
+    "clavicle.L": ("left_shoulder",), "clavicle.R": ("right_shoulder",),
+    "upperarm01.L": ("left_elbow",), "upperarm01.R": ("right_elbow",),
+    "lowerarm01.L": ("left_wrist",), "lowerarm01.R": ("right_wrist",),
+    "upperleg01.L": ("left_knee", "left_ankle"), "upperleg01.R": ("right_knee", "right_ankle"),
+    "lowerleg01.L": ("left_ankle", "left_heel"), "lowerleg01.R": ("right_ankle", "right_heel"),
+    "foot.L": ("left_foot_index", "left_heel"), "foot.R": ("right_foot_index", "right_heel"),
+}
 SEGMENTS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
             ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
             ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
@@ -59,6 +70,7 @@ TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 FACING_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 SIL_STRIDE = 9  # every 9th vertex (~1500) for the silhouette terms
 COVER_SAMPLES = 400
+COVER_WEIGHT = 1.5  # own-mask pixels far from the body (clothes and hair widen the mask)
 VISIBLE = 0.5
 
 
@@ -94,7 +106,6 @@ def _fit_model(device: str):
     sub._modules = {k: copy.deepcopy(v) for k, v in full._modules.items()}
     sub.template_vertices = full.template_vertices[ids]
     sub.blendshapes = full.blendshapes[:, ids]
-    sub.dense_vertex_bone_weights = full.dense_vertex_bone_weights[ids]
     sub.vertex_bone_weights = full.vertex_bone_weights[ids]
     sub.vertex_bone_indices = full.vertex_bone_indices[ids]
     return sub.to(torch.float32)
@@ -115,7 +126,8 @@ def fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str =
     adult = [dict(ADULT) for _ in people]
     report(0.05, "fitting bodies")
     state = _initial_state(people, model, K, adult)
-    _optimise(model, state, targets, K, fitted, iters=(30, 110), report=report, span=(0.05, 0.6))
+    _optimise(model, state, targets, K, fitted, iters=(30, 110), report=report, span=(0.05, 0.6),
+              shape_steps=40)
 
     report(0.6, "placing people on the floor")
     up, scales, cam_height = _floor(model, state, targets, fitted, K, people)
@@ -171,8 +183,7 @@ def _targets(photo: Photo, people: list[Person], model, device: str) -> Targets:
         cw[:len(take)] = 1.0
         cover.append(c)
         cover_w.append(cw)
-        legs_seen = any(weight[index(n)] > 0 for n in ("left_knee", "right_knee", "left_ankle", "right_ankle"))
-        prior.append([HIDDEN_LEG_PRIOR if (not legs_seen and b.startswith(LEG_BONES)) else v
+        prior.append([v if any(weight[index(n)] > 0 for n in BONE_ENDS[b]) else HIDDEN_PRIOR
                       for b, v in POSE_PRIOR.items()])
         feet.append(sum(weight[index(n)] > 0 for n in FEET + ("left_ankle", "right_ankle")) >= 2)
     f32 = functools.partial(torch.tensor, dtype=torch.float32, device=model.device)
@@ -195,6 +206,18 @@ class State:
         self.shape = torch.zeros((len(rot), len(FREE_PHENOTYPES)), device=model.device).requires_grad_()
         self.fixed = M.phenotype_tensor(phen, model)
         self.log_z_target = self.log_z.detach().clone()
+        self.shape_free = False  # while False the rest state is computed once, without gradients
+        self._rest: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def rest(self, model) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rest vertices and bone matrices of the current phenotypes (cached while shape is fixed)."""
+        phen = self.phenotypes()
+        if self.shape_free:
+            return M.rest_state(model, phen)
+        if self._rest is None or not torch.equal(self._rest[0], phen):
+            with torch.no_grad():
+                self._rest = (phen.detach().clone(), *M.rest_state(model, phen.detach()))
+        return self._rest[1], self._rest[2]
 
     def params(self) -> list[dict]:
         """Adam parameter groups."""
@@ -277,7 +300,7 @@ def _lmap(model):
 
 def _posed(model, state: State, fitted: torch.Tensor):
     """Posed fitting vertices [N,S,3] (camera frame), bone matrices, rest matrices, rotation."""
-    verts, rest = M.rest_state(model, state.phenotypes())
+    verts, rest = state.rest(model)
     parents = [int(p) for p in model.bone_parents]
     zeros = torch.zeros((len(verts), 3), dtype=verts.dtype, device=verts.device)
     posed = M.forward_kinematics(rest, parents, _pose_all(state, fitted, len(parents)), zeros)
@@ -302,8 +325,9 @@ def _huber(e: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- optimisation
 def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tensor,
               iters: tuple[int, int], report, span: tuple[float, float],
-              depth_prior: bool = False) -> None:
-    """Adam: `iters[0]` steps of placement only (torso keypoints), then everything."""
+              depth_prior: bool = False, shape_steps: int = 0) -> None:
+    """Adam: `iters[0]` steps of placement only (torso keypoints), then the pose; the shape
+    phenotypes are free in the last `shape_steps` steps; silhouette terms after 30 pose steps."""
     lmap = _lmap(model)
     n_lm = len(lmap.vertex_ids)
     seg = torch.tensor([[index(a), index(b)] for a, b in SEGMENTS])
@@ -316,6 +340,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
     opt = torch.optim.Adam(state.params())
     for it in range(total):
         placing = it < iters[0]
+        state.shape_free = it >= total - shape_steps
         opt.zero_grad()
         cam, posed, rest, rot = _posed(model, state, fitted)
         lms = lmap(cam[:, :n_lm], _camera_bones(posed, rest, rot, state))
@@ -339,6 +364,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
         opt.step()
         if it % 20 == 0:
             report(span[0] + (span[1] - span[0]) * it / total, "fitting bodies")
+    state.shape_free = False
     log.info("fit losses per person: %s", [round(float(x), 3) for x in loss.detach()])
 
 
@@ -356,7 +382,7 @@ def _silhouette(uv: torch.Tensor, t: Targets, h: int, w: int) -> torch.Tensor:
     out = (dist / t.sigma[:, None]).mean(1)
     near = torch.cdist(t.cover, uv).amin(-1) / t.sigma[:, None]
     cover = (t.cover_w * _huber(near)).sum(1) / t.cover_w.sum(1).clamp_min(1.0)
-    return 1.0 * out + 0.5 * cover
+    return 1.0 * out + COVER_WEIGHT * cover
 
 
 # ----------------------------------------------------------------------------- floor, shape

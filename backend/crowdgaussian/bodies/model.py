@@ -105,7 +105,7 @@ def forward_kinematics(rest: torch.Tensor, parents: list[int], rotvecs: torch.Te
     local = rest.clone()
     local[..., :3, :3] = g @ rest[..., :3, :3]
     local[:, 0, :3, 3] = local[:, 0, :3, 3] + root_offset
-    rel = torch.linalg.inv(rest[:, parents[1:]]) @ local[:, 1:]  # A_p^-1 [G_c R_c | h_c]
+    rel = rigid_inverse(rest[:, parents[1:]]) @ local[:, 1:]  # A_p^-1 [G_c R_c | h_c]
     rel = torch.cat([local[:, :1], rel], dim=1)
     posed = [None] * len(parents)
     for level in _levels(tuple(parents)):
@@ -119,16 +119,23 @@ def forward_kinematics(rest: torch.Tensor, parents: list[int], rotvecs: torch.Te
     return torch.stack(posed, dim=1)
 
 
+def rigid_inverse(m: torch.Tensor) -> torch.Tensor:
+    """Inverse of rigid 4x4 matrices [..., 4, 4] (rotation transposed)."""
+    rot_t = m[..., :3, :3].transpose(-1, -2)
+    out = torch.zeros_like(m)
+    out[..., :3, :3] = rot_t
+    out[..., :3, 3] = -(rot_t @ m[..., :3, 3:])[..., 0]
+    out[..., 3, 3] = 1.0
+    return out
+
+
 def skinning_matrices(rest: torch.Tensor, posed: torch.Tensor) -> torch.Tensor:
     """LBS transforms T_b = W_b A_b^-1 [N,B,4,4] (rest body-local -> posed body-local)."""
-    return posed @ torch.linalg.inv(rest)
+    return posed @ rigid_inverse(rest)
 
 
-def skin(model, verts_rest: torch.Tensor, transforms: torch.Tensor,
-         vertex_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """Linear blend skinning of rest vertices [N,V,3] (optionally a subset) with T [N,B,4,4]."""
-    weights = model.dense_vertex_bone_weights
-    if vertex_ids is not None:
-        weights, verts_rest = weights[vertex_ids], verts_rest[:, vertex_ids]
-    blended = torch.einsum("vb,nbij->nvij", weights, transforms[..., :3, :])
+def skin(model, verts_rest: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+    """Linear blend skinning of rest vertices [N,V,3] with T [N,B,4,4] (the model's top-8 weights)."""
+    mats = transforms[:, model.vertex_bone_indices, :3, :]  # [N,V,K,3,4]
+    blended = (model.vertex_bone_weights[None, :, :, None, None].to(mats.dtype) * mats).sum(2)
     return (blended[..., :3] @ verts_rest[..., None])[..., 0] + blended[..., 3]

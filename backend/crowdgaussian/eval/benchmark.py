@@ -101,7 +101,11 @@ def run_scene(scene: SynthScene, cfg: Config, lpips=None) -> tuple[list[dict], d
             if condition == cfg.grid_condition:
                 grid.setdefault("methods", {})[method] = renders
         if condition == cfg.grid_condition:
-            grid.update(input=photo.rgb, truth=truths, seed=scene.seed)
+            boxes = []
+            for p in scene.people:
+                ys, xs = np.nonzero(p.full_mask)
+                boxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
+            grid.update(input=photo.rgb, truth=truths, seed=scene.seed, boxes=boxes, photo_width=scene.photo.width)
     return records, grid
 
 

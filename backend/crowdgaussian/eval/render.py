@@ -1,14 +1,24 @@
-"""Render lists of `types.Gaussians` through the project rasterizer into numpy images."""
+"""Render lists of Gaussian sets (people, props) through the project rasterizer into numpy images."""
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 
-from crowdgaussian import types
+
+class SplatSet(Protocol):
+    """Anything with Gaussian arrays: `types.Gaussians` or a prop's `synth.props.Splats`."""
+
+    means: np.ndarray
+    quats: np.ndarray
+    scales: np.ndarray
+    opacities: np.ndarray
+    colors: np.ndarray
 
 VIEW_CHUNK = 8  # views rasterized per call (bounds CPU memory)
 
 
-def concat_gaussians(gaussians: list[types.Gaussians]) -> dict[str, np.ndarray]:
+def concat_gaussians(gaussians: list[SplatSet]) -> dict[str, np.ndarray]:
     """Means, quats, scales, opacities and colours of several Gaussian sets, concatenated."""
     keys = ("means", "quats", "scales", "opacities", "colors")
     if not gaussians:
@@ -17,7 +27,7 @@ def concat_gaussians(gaussians: list[types.Gaussians]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([np.asarray(getattr(g, k), np.float32) for g in gaussians]) for k in keys}
 
 
-def render(gaussians: list[types.Gaussians], viewmats: np.ndarray, K: np.ndarray, width: int, height: int,
+def render(gaussians: list[SplatSet], viewmats: np.ndarray, K: np.ndarray, width: int, height: int,
            background: tuple[float, float, float] = (1.0, 1.0, 1.0), device: str = "cpu",
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RGB [C,H,W,3] over `background`, alpha [C,H,W] and expected depth [C,H,W] for C views.

@@ -29,6 +29,11 @@ def _mean(records: list[dict], key: str, **match: object) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+def now() -> str:
+    """The current UTC time for result pages."""
+    return f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
 def machine() -> str:
     """One line describing this machine (CPU model, cores, Python)."""
     cpu = platform.processor() or platform.machine()
@@ -41,12 +46,12 @@ def machine() -> str:
 
 
 def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict, lpips_note: str,
-             title: str) -> str:
+             title: str, prefix: str = "quality") -> str:
     """The results page: protocol, Table 1 / Table 2 shapes, downsampling, scale, plots."""
     methods = [m for m in cfg.methods]
     occ = [f"occ{round(lv * 100)}" for lv in cfg.levels]
     lines = [f"# {title}", "",
-             f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}.", "",
+             f"Run {now()} on {machine()}.", "",
              f"Scenes: seeds {cfg.seeds} with {cfg.n_people} people; photo {cfg.width}x{cfg.height}; "
              f"people mode **{cfg.people_mode}**"
              + (" (true masks and keypoints fed to the body fit; detection not judged)"
@@ -79,93 +84,122 @@ def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict,
             lines.append(f"| {METHOD_NAMES.get(m, m)} | {f}× | {_fmt(_mean(rows, 'psnr'))} | "
                          f"{_fmt(_mean(rows, 'ssim'))} | {_fmt(_mean(rows, 'lpips'))} |")
     if scale:
-        lines += ["", "## Cost vs number of people (default pipeline, one photo)", "",
-                  "| People | Seconds | s / person | Peak extra memory (MiB) | Reconstructed |", "|---|---|---|---|---|"]
-        lines += [f"| {s['n_people']} | {s['seconds']:.1f} | {s['seconds'] / s['n_people']:.1f} | "
-                  f"{s['peak_mb']:.0f} | {s['n_reconstructed']} |" for s in scale]
+        lines += ["", *scale_table(scale), "", f"![scale]({prefix}_scale.png)"]
     lines += ["", f"Detection / matching recall (ours): {_fmt(summary.get('detection_recall'), 3)}.", "",
-              "![metric vs occlusion](quality_occlusion.png) ![metric vs downsampling](quality_downsampling.png)",
-              "", "![scale](quality_scale.png)", "", "![grid](quality_grid.png)", ""]
+              f"![metric vs occlusion]({prefix}_occlusion.png) ![metric vs downsampling]({prefix}_downsampling.png)",
+              "", f"![grid: per person, input crop / truth / methods at front, side, back]({prefix}_grid.png)", ""]
     return "\n".join(lines)
 
 
-def plots(records: list[dict], scale: list[dict], cfg: Config, out_dir: Path) -> list[Path]:
-    """PNG plots: PSNR/SSIM vs occlusion ratio and vs downsampling per method; time/memory vs people.
+def scale_table(scale: list[dict]) -> list[str]:
+    """Markdown lines: time and peak memory of the default pipeline vs people in one photo."""
+    lines = ["## Cost vs number of people (default pipeline, one photo)", "",
+             "| People | Seconds | s / person | Peak extra memory (MiB) | Reconstructed |", "|---|---|---|---|---|"]
+    return lines + [f"| {s['n_people']} | {s['seconds']:.1f} | {s['seconds'] / s['n_people']:.1f} | "
+                    f"{s['peak_mb']:.0f} | {s['n_reconstructed']} |" for s in scale]
 
-    Needs matplotlib (a benchmark-only dependency); without it no plot is written (logged).
+
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend, or None (logged) where matplotlib is not installed.
+
+    matplotlib is a benchmark-only dependency (pinned 3.11.2 here).
     """
     try:
         import matplotlib
     except ImportError:
         log.warning("matplotlib is not installed: no plots (pip install matplotlib==3.11.2)")
-        return []
-
+        return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    paths = []
+    return plt
+
+
+def _metric_plot(plt, records: list[dict], cfg: Config, xs: list[float], conditions: list[str], xlabel: str,
+                 path: Path) -> Path:
+    """PSNR and SSIM side by side against one input degradation, a line per method."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     for ax, metric in zip(axes, ("psnr", "ssim")):
         for m in cfg.methods:
-            ys = [_mean(records, metric, method=m, condition=f"occ{round(lv * 100)}") for lv in cfg.levels]
-            ax.plot([lv * 100 for lv in cfg.levels], ys, "o-", label=METHOD_NAMES.get(m, m))
-        ax.set_xlabel("occlusion ratio (%)")
+            ax.plot(xs, [_mean(records, metric, method=m, condition=c) for c in conditions], "o-",
+                    label=METHOD_NAMES.get(m, m))
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(metric.upper())
+        ax.set_xticks(xs)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    paths.append(out_dir / "quality_occlusion.png")
-    fig.savefig(paths[-1], dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
 
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    factors = list(cfg.downsample)
-    for ax, metric in zip(axes, ("psnr", "ssim")):
-        for m in cfg.methods:
-            ys = [_mean(records, metric, method=m, condition=f"down{f}x") for f in factors]
-            ax.plot(factors, ys, "o-", label=METHOD_NAMES.get(m, m))
-        ax.set_xlabel("downsampling factor")
-        ax.set_ylabel(metric.upper())
-        ax.set_xticks(factors)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out_dir / "quality_downsampling.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
 
+def plots(records: list[dict], scale: list[dict], cfg: Config, out_dir: Path, prefix: str = "quality",
+          ) -> list[Path]:
+    """PNG plots: PSNR/SSIM vs occlusion ratio and vs downsampling per method; time/memory vs people."""
+    plt = _pyplot()
+    if plt is None:
+        return []
+    paths = [
+        _metric_plot(plt, records, cfg, [lv * 100 for lv in cfg.levels],
+                     [f"occ{round(lv * 100)}" for lv in cfg.levels], "occlusion ratio (%)",
+                     out_dir / f"{prefix}_occlusion.png"),
+        _metric_plot(plt, records, cfg, list(cfg.downsample), [f"down{f}x" for f in cfg.downsample],
+                     "downsampling factor", out_dir / f"{prefix}_downsampling.png")]
     if scale:
-        fig, ax = plt.subplots(figsize=(4.5, 3.2))
-        n = [s["n_people"] for s in scale]
-        ax.plot(n, [s["seconds"] for s in scale], "o-", color="C0", label="seconds")
-        ax.plot(n, [scale[0]["seconds"] / scale[0]["n_people"] * k for k in n], ":", color="C0", label="linear")
-        ax.set_xlabel("people in the photo")
-        ax.set_ylabel("seconds", color="C0")
-        ax2 = ax.twinx()
-        ax2.plot(n, [s["peak_mb"] for s in scale], "s-", color="C1")
-        ax2.set_ylabel("peak extra memory (MiB)", color="C1")
-        ax.legend(fontsize=7, loc="upper left")
-        fig.tight_layout()
-        paths.append(out_dir / "quality_scale.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
-    return paths
+        paths.append(scale_plot(scale, out_dir / f"{prefix}_scale.png"))
+    return [p for p in paths if p is not None]
+
+
+def scale_plot(scale: list[dict], path: Path) -> Path | None:
+    """Seconds (with the linear-growth line through the 1-person cost) and peak memory vs people."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    n = [s["n_people"] for s in scale]
+    ax.plot(n, [s["seconds"] for s in scale], "o-", color="C0", label="seconds")
+    ax.plot(n, [scale[0]["seconds"] / scale[0]["n_people"] * k for k in n], ":", color="C0", label="linear")
+    ax.set_xlabel("people in the photo")
+    ax.set_ylabel("seconds", color="C0")
+    ax2 = ax.twinx()
+    ax2.plot(n, [s["peak_mb"] for s in scale], "s-", color="C1")
+    ax2.set_ylabel("peak extra memory (MiB)", color="C1")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _crop(img: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """Square crop of `img` around a pixel box (10 % margin, padded with white), resized to size."""
+    x0, y0, x1, y1 = box
+    half = 0.55 * max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    pad = int(half) + 1
+    padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    a, b = int(cx - half) + pad, int(cy - half) + pad
+    side = int(2 * half)
+    return cv2.resize(padded[b:b + side, a:a + side], (size, size), interpolation=cv2.INTER_AREA)
 
 
 def image_grid(grid: dict, out_path: Path, view_cols: tuple[int, ...] = (0, 1)) -> Path:
-    """Rows = people; columns: input photo crop, then truth / each method at the chosen orbit views."""
+    """Rows = people; columns: their crop of the input photo, then truth / each method at chosen views."""
     truth = grid["truth"]
     size = truth[0].shape[1]
     inp = grid["input"]
+    scale = inp.shape[1] / grid["photo_width"]
     rows = []
     for i in range(len(truth)):
-        cells = [cv2.resize(inp, (size * inp.shape[1] // inp.shape[0], size), interpolation=cv2.INTER_AREA)]
+        box = tuple(int(round(v * scale)) for v in grid["boxes"][i])
+        cells = [_crop(inp, box, size)]
         for images in [truth] + [grid["methods"][m] for m in grid["methods"]]:
             cells += [(np.clip(images[i][v], 0, 1) * 255).astype(np.uint8) for v in view_cols if v < len(images[i])]
         rows.append(np.concatenate(cells, axis=1))
     img = np.concatenate(rows, axis=0)
     labels = ["input"] + [f"{name} v{v}" for name in ["truth"] + list(grid["methods"]) for v in view_cols]
-    x = size * inp.shape[1] // inp.shape[0]
+    x = size
     bar = np.full((18, img.shape[1], 3), 255, np.uint8)
     cv2.putText(bar, labels[0], (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
     for k, text in enumerate(labels[1:]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
 
 
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -121,18 +122,13 @@ def polar_rotation(m: np.ndarray) -> np.ndarray:
 
 def matrix_to_quat(r: np.ndarray) -> np.ndarray:
     """[N, 4] unit quaternions (w, x, y, z) from [N, 3, 3] rotation matrices."""
-    import roma  # local: only this conversion needs it
-
-    q = roma.rotmat_to_unitquat(torch.from_numpy(np.ascontiguousarray(r, dtype=np.float64))).numpy()
-    return np.concatenate([q[:, 3:], q[:, :3]], axis=1)  # roma is (x, y, z, w)
+    q = Rotation.from_matrix(r).as_quat()  # scipy is (x, y, z, w)
+    return np.concatenate([q[:, 3:], q[:, :3]], axis=1)
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """[N, 3, 3] rotation matrices from [N, 4] quaternions (w, x, y, z)."""
-    import roma
-
-    xyzw = np.concatenate([q[:, 1:], q[:, :1]], axis=1)
-    return roma.unitquat_to_rotmat(torch.from_numpy(np.ascontiguousarray(xyzw, dtype=np.float64))).numpy()
+    return Rotation.from_quat(np.concatenate([q[:, 1:], q[:, :1]], axis=1)).as_matrix()
 
 
 def skin_points(means_rest: np.ndarray, quats_rest: np.ndarray, rest_to_world: np.ndarray,

@@ -139,7 +139,7 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
     """
     results = [(c.copy(), np.full(len(c), INIT_OPACITY), a.scales.copy(), a.offset.copy())
                for c, a in zip(colours, anchored)]
-    if steps <= 0 or not any(ac.any() for ac in active):
+    if steps <= 0 or not any(ac.any() for ac in active) or not any(p.mask.any() for p in persons):
         return results
     verts, vnorm, faces, tris, mats, base_v, base_f = [], [], [], [], [], 0, 0
     for body, a, ac in zip(bodies, anchored, active):

@@ -16,6 +16,9 @@ import cv2
 import numpy as np
 import torch
 
+from crowdgaussian.gaussians.anchor import anchor_points_torch
+from crowdgaussian.render import rasterization
+
 log = logging.getLogger(__name__)
 
 MAX_OFFSET = 0.03  # m: how far the fit may move a Gaussian along its normal
@@ -79,8 +82,6 @@ def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera:
 
 def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
     """Means through the binding (rest anchor) and the fixed per-Gaussian LBS matrices."""
-    from crowdgaussian.gaussians.anchor import anchor_points_torch
-
     rest = anchor_points_torch(p.vertices, p.vnormals, p.faces, p.tri, p.bary, offset)
     return torch.einsum("nij,nj->ni", p.linear, rest) + p.translation
 
@@ -88,8 +89,6 @@ def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
         silhouette_weight: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
-    from crowdgaussian.render import rasterization
-
     col_logit = torch.logit(p.colors.clamp(0.01, 0.99)).clone().requires_grad_(True)
     op0 = ((p.opacities.clamp(MIN_OPACITY + 0.01, 0.995) - MIN_OPACITY) / (1 - MIN_OPACITY))
     op_logit = torch.logit(op0).clone().requires_grad_(True)
@@ -114,7 +113,9 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
         cols, ops, scales, offset = params()
         rgb, alpha, _ = rasterization(_world_means(p, offset), p.quats, scales, ops, cols,
                                       target.viewmat[None], target.K[None], target.width, target.height)
-        rgb, alpha = rgb[0], alpha[0]
+        # over the photo itself: a pixel the splats do not cover costs nothing in colour (the
+        # silhouette term handles coverage), so colours never brighten to make up for a gap
+        rgb, alpha = rgb[0] + (1 - alpha[0]) * target.image, alpha[0]
         mse = (((rgb - target.image) ** 2) * inside).sum() / (3 * inside.sum()).clamp_min(1)
         psnr = float(-10 * torch.log10(mse.detach().clamp_min(1e-10)))
         if step == 0:

@@ -18,8 +18,8 @@ HEAD, UPPER, HANDS, LOWER, FEET = range(len(REGIONS))
 _PREFIXES = (  # first match wins; anny names first, then generic (e.g. SMPL-like) ones
     (("wrist", "finger", "metacarpal", "hand", "thumb", "index", "middle", "ring", "pinky"), HANDS),
     (("foot", "toe", "ankle"), FEET),
-    (("pelvis.", "upperleg", "lowerleg", "hip", "knee", "leg", "thigh", "calf"), LOWER),
-    (("root", "spine", "breast", "clavicle", "shoulder", "upperarm", "lowerarm", "elbow",
+    (("root", "spine05", "pelvis.", "upperleg", "lowerleg", "hip", "knee", "leg", "thigh", "calf"), LOWER),
+    (("spine", "breast", "clavicle", "shoulder", "upperarm", "lowerarm", "elbow",
       "arm", "chest", "collar", "pelvis", "torso"), UPPER),
 )
 

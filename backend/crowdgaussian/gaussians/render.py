@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from crowdgaussian import types
+from crowdgaussian.render import rasterization
 
 
 def to_torch(gaussians: list[types.Gaussians], device: str = "cpu") -> dict[str, torch.Tensor]:
@@ -24,8 +25,6 @@ def render_people(gaussians_list: list[types.Gaussians], viewmats: np.ndarray, K
 
     Ks use our convention (integer pixel centres, like `Camera.K`), not gsplat's.
     """
-    from crowdgaussian.render import rasterization
-
     n_cams = len(viewmats)
     if not gaussians_list or sum(len(g.means) for g in gaussians_list) == 0:
         rgb = np.broadcast_to(np.asarray(background, np.float32), (n_cams, height, width, 3)).copy()

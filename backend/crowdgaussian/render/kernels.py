@@ -30,13 +30,13 @@ TILE_CHUNK = 4  # tiles handed to a thread at a time: balances uneven tiles and 
 GRAD_COLS = 6  # per fragment: d mean2d (2), d conic (3), d opacity (1), then d colour (D)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def tile_rects(means2d: np.ndarray, radii: np.ndarray, tile_size: int, tiles_x: int,
                tiles_y: int) -> np.ndarray:
     """Per Gaussian [x0, x1, y0, y1] half-open tile range of its 3-sigma square (empty: culled)."""
     n = radii.shape[0]
     rects = np.zeros((n, 4), np.int64)
-    for i in nb.prange(n):
+    for i in range(n):
         if radii[i] <= 0:
             continue
         tr = radii[i] / tile_size
@@ -243,7 +243,7 @@ def rasterize_backward(means2d, conics, colors, opacities, offsets, flat_ids, wi
                         g_col[d] += w * vc[p, d]
                     if op * vis <= ALPHA_MAX:
                         v_sigma = -op * vis * v_alpha
-                        g_a += 0.5 * dx * dx * v_sigma
+                        g_a += 0.4 * dx * dx * v_sigma
                         g_b += dx * dy * v_sigma
                         g_c += 0.5 * dy * dy * v_sigma
                         g_mx += v_sigma * (a * dx + b * dy)

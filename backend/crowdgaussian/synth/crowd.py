@@ -1,7 +1,7 @@
 """Ground-truth crowd scenes: dressed anny people in one photo with a known camera and background.
 
 `make_crowd(seed, n_people)` is deterministic per seed: it places 1-N people (children too,
-standing or sitting) on the ground so that they overlap in the photo, renders the photo with
+standing, or sitting on a stool) on the ground so that they overlap in the photo, renders the photo with
 the project rasterizer over a procedural room, and keeps for each person the true Gaussians,
 the visible mask (who is in front, from rendered depth), the amodal silhouette and the
 33 BlazePose keypoints with honest visibility flags.
@@ -19,6 +19,7 @@ from crowdgaussian.views import look_at
 from .dressing import dress_body
 from .garments import Outfit, random_outfit
 from .posing import PosedBody, pose_body, random_phenotype, random_pose
+from .props import stool
 
 KEYPOINT_DEPTH_TOL = 0.12  # meters: a keypoint farther behind its own rendered surface is self-occluded
 
@@ -45,7 +46,6 @@ class SynthScene:
     camera: types.Camera
     people: list[SynthPerson]
     background: np.ndarray  # float32 [H, W, 3] the empty room
-    depth_order: list[int]  # person indices from nearest to farthest
 
     def oracle_people(self, occluder: np.ndarray | None = None) -> list[types.Person]:
         """Ground-truth `types.Person` list (masks/keypoints), with pixels under `occluder` hidden.
@@ -156,13 +156,16 @@ def make_crowd(seed: int, n_people: int, width: int = 512, height: int = 384, n_
                fov_deg: float = 50.0) -> SynthScene:
     """A deterministic ground-truth crowd photo of `n_people` dressed anny people (see module doc)."""
     rng = np.random.default_rng(seed)
-    bodies, outfits = [], []
+    bodies, outfits, props = [], [], []
     for xy in _place_people(rng, n_people):
         posture = "sitting" if rng.random() < sitting_probability else "standing"
+        yaw = float(rng.uniform(-35, 35))
         bodies.append(pose_body(random_phenotype(rng, child_probability), random_pose(rng, posture),
-                                yaw_deg=float(rng.uniform(-35, 35)), position_xy=xy, posture=posture,
-                                seat_height=float(rng.uniform(0.3, 0.5)) if posture == "sitting" else None))
+                                yaw_deg=yaw, position_xy=xy, posture=posture))
         outfits.append(random_outfit(rng))
+        if bodies[-1].seat is not None:
+            forward = np.array([np.sin(np.radians(yaw)), -np.cos(np.radians(yaw)), 0.0])  # rest faces -Y
+            props.append(stool(bodies[-1].seat + 0.08 * forward, yaw, rng))
     gaussians = [dress_body(b, o, n_gaussians, rng) for b, o in zip(bodies, outfits)]
     camera = _frame_camera(np.concatenate([b.vertices_world for b in bodies]), width, height, fov_deg,
                            eye_height=float(rng.uniform(1.2, 1.8)))
@@ -170,21 +173,21 @@ def make_crowd(seed: int, n_people: int, width: int = 512, height: int = 384, n_
 
     K = camera.K()
     w2c = camera.world_to_camera[None]
-    rgb, alpha_all, _ = render(gaussians, w2c, K, width, height, background=(0.0, 0.0, 0.0))
+    rgb, alpha_all, _ = render(gaussians + props, w2c, K, width, height, background=(0.0, 0.0, 0.0))
     photo_rgb = rgb[0] + (1.0 - alpha_all[0][..., None]) * bg  # premultiplied people over the room
     solo = [render([g], w2c, K, width, height, background=(0.0, 0.0, 0.0)) for g in gaussians]
     alphas = np.stack([s[1][0] for s in solo])
     depths = np.stack([np.where(s[1][0] > 0.5, s[2][0], np.inf) for s in solo])
     owner = np.argmin(depths, axis=0)
+    if props:  # a stool in front of a person hides them too
+        _, prop_alpha, prop_depth = render(props, w2c, K, width, height, background=(0.0, 0.0, 0.0))
+        owner[(prop_alpha[0] > 0.5) & (prop_depth[0] < depths.min(axis=0))] = -1
     people = []
     for i, (b, o, g) in enumerate(zip(bodies, outfits, gaussians)):
         full = alphas[i] > 0.5
         visible = full & (owner == i)
         people.append(SynthPerson(id=i, body=b, outfit=o, gaussians=g, mask=visible, full_mask=full,
                                   keypoints=_keypoints_2d(b, camera, visible, depths[i])))
-    root_depth = [float((camera.world_to_camera[:3, :3] @ b.root_world + camera.world_to_camera[:3, 3])[2])
-                  for b in bodies]
     photo = types.Photo(rgb=(np.clip(photo_rgb, 0, 1) * 255 + 0.5).astype(np.uint8), full_width=width,
                         full_height=height, scale=1.0, path=f"synthetic-seed{seed}.png")
-    return SynthScene(seed=seed, photo=photo, camera=camera, people=people, background=bg,
-                      depth_order=[int(i) for i in np.argsort(root_depth)])
+    return SynthScene(seed=seed, photo=photo, camera=camera, people=people, background=bg)

@@ -49,6 +49,7 @@ class PosedBody:
     height_m: float
     phenotype: dict[str, float] = field(default_factory=dict)
     posture: str = "standing"
+    seat: np.ndarray | None = None  # [3] sitting: centre of the seat top (x, y under the hips, z)
 
 
 def random_phenotype(rng: np.random.Generator, child_probability: float = 0.25) -> dict[str, float]:
@@ -106,12 +107,11 @@ def _blazepose_from_coco(coco: dict[str, np.ndarray], joints: dict[str, np.ndarr
 
 
 def pose_body(phenotype: dict[str, float], pose: dict[str, np.ndarray], yaw_deg: float,
-              position_xy: tuple[float, float], posture: str = "standing",
-              seat_height: float | None = None) -> PosedBody:
+              position_xy: tuple[float, float], posture: str = "standing") -> PosedBody:
     """Pose an anny body, turn it by `yaw_deg` about Z (0 = facing -Y) and stand it at position_xy.
 
-    Standing bodies rest their soles on z = 0; sitting ones put the lowest point of the
-    thighs at `seat_height` (default: the knee height, i.e. feet on the floor).
+    The lowest point rests on z = 0 (soles, also when sitting); a sitting body gets a `seat`
+    under its thighs.
     """
     import torch
 
@@ -134,17 +134,20 @@ def pose_body(phenotype: dict[str, float], pose: dict[str, np.ndarray], yaw_deg:
 
     rot = Rotation.from_euler("z", yaw_deg, degrees=True).as_matrix()
     root = heads[labels.index("root")]
-    if posture == "sitting":
-        thighs = [i for i, n in enumerate(labels) if n.startswith("upperleg")]
-        on_thigh = np.isin(dominant_bone(model.vertex_bone_indices.cpu().numpy(),
-                                         model.vertex_bone_weights.cpu().numpy()), thighs)
-        floor = verts[:, 2].min() if seat_height is None else verts[on_thigh, 2].min() - seat_height
-    else:
-        floor = verts[:, 2].min()
+    floor = verts[:, 2].min()
     shift = np.array([position_xy[0], position_xy[1], 0.0])
 
     def place(p: np.ndarray) -> np.ndarray:
         return (p - np.array([root[0], root[1], floor])) @ rot.T + shift
+
+    seat = None
+    if posture == "sitting":
+        thighs = [i for i, n in enumerate(labels) if n.startswith("upperleg")]
+        on_thigh = np.isin(dominant_bone(model.vertex_bone_indices.cpu().numpy(),
+                                         model.vertex_bone_weights.cpu().numpy()), thighs)
+        under = place(verts[on_thigh])
+        hips = 0.5 * (place(keypoints[23:25]).sum(axis=0))
+        seat = np.array([hips[0], hips[1], under[:, 2].min()])
 
     rest_local = rest - np.array([0.0, 0.0, rest[:, 2].min()])
     return PosedBody(
@@ -152,4 +155,5 @@ def pose_body(phenotype: dict[str, float], pose: dict[str, np.ndarray], yaw_deg:
         faces=faces, skin_indices=model.vertex_bone_indices.cpu().numpy().astype(np.int32),
         skin_weights=model.vertex_bone_weights.cpu().numpy().astype(np.float32), bone_labels=labels,
         keypoints_world=place(keypoints), root_world=place(root[None])[0],
-        height_m=float(rest[:, 2].max() - rest[:, 2].min()), phenotype=dict(phenotype), posture=posture)
+        height_m=float(rest[:, 2].max() - rest[:, 2].min()), phenotype=dict(phenotype), posture=posture,
+        seat=seat)
