@@ -78,6 +78,8 @@ def ensure_env(test: bool, cuda: bool) -> Path:
     check = subprocess.run([py, "-m", "crowdgaussian", "doctor", "--progress", "json"], capture_output=True, text=True)
     if '"default_models_missing": []' not in check.stdout:
         run([py, "-m", "crowdgaussian", "install-models"])
+    # compile the CPU rasterizer's numba kernels once now rather than in the first reconstruction
+    run([py, "-c", "from crowdgaussian.render import warmup; warmup()"])
     stamp.write_text(digest)
     return py
 

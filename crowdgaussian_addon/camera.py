@@ -4,9 +4,9 @@ Bundle world == Blender world (meters, Z up), so only the camera axes change: Op
 along +z with y down, Blender cameras look along -Z with Y up, hence
 camera_to_world = inverse(world_to_camera) · diag(1, -1, -1, 1). Intrinsics use a
 horizontal sensor fit: lens = fx · sensor_width / W, and the principal point becomes the
-lens shift in units of the image width. The bundle puts pixel centres at integer coordinates
-(docs/ARCHITECTURE.md) while Blender's sensor spans [0, W], so the principal point sits at
-cx + 0.5: shift_x = (W/2 - cx - 0.5) / W, shift_y = (cy + 0.5 - H/2) / W.
+lens shift in units of the image width. Bundle pixels are continuous like Blender's sensor
+(pixel i covers [i, i+1), docs/ARCHITECTURE.md), so shift_x = (W/2 - cx) / W and
+shift_y = (cy - H/2) / W.
 """
 from __future__ import annotations
 
@@ -42,5 +42,5 @@ def opencv_to_blender(fx: float, cx: float, cy: float, width: int, height: int,
     cam_to_world[:3, 3] = -rot.T @ w2c[:3, 3]
     return BlenderCameraParams(
         matrix_world=cam_to_world, lens_mm=float(fx) * sensor_width_mm / float(width),
-        sensor_width_mm=sensor_width_mm, shift_x=(width / 2.0 - float(cx) - 0.5) / width,
-        shift_y=(float(cy) + 0.5 - height / 2.0) / width, resolution=(int(width), int(height)))
+        sensor_width_mm=sensor_width_mm, shift_x=(width / 2.0 - float(cx)) / width,
+        shift_y=(float(cy) - height / 2.0) / width, resolution=(int(width), int(height)))

@@ -144,14 +144,14 @@ def test_projection_of_isotropic_gaussian_on_axis() -> None:
 
 
 def test_camera_matrices_pixel_convention() -> None:
-    """A small Gaussian projecting to integer pixel (u, v) of our convention lights pixel (u, v)."""
+    """A small Gaussian projecting to the centre (u + 0.5, v + 0.5) of pixel (u, v) lights that pixel."""
     cam = Camera(fx=200.0, fy=200.0, cx=40.0, cy=30.0, width=80, height=60)
     viewmat, K, w, h = camera_matrices(cam, scale=0.5)
     assert (w, h) == (40, 30)
     u, v, z = 7.0, 22.0, 3.0  # target pixel in the half-size image
     k_ours = cam.K(0.5)
-    point = torch.tensor([[(u - k_ours[0, 2]) * z / k_ours[0, 0],
-                           (v - k_ours[1, 2]) * z / k_ours[1, 1], z]], dtype=torch.float32)
+    point = torch.tensor([[(u + 0.5 - k_ours[0, 2]) * z / k_ours[0, 0],
+                           (v + 0.5 - k_ours[1, 2]) * z / k_ours[1, 1], z]], dtype=torch.float32)
     img, _, _ = rasterization(point, torch.tensor([[1.0, 0, 0, 0]]), torch.full((1, 3), 0.003),
                               torch.ones(1), torch.ones(1, 3), viewmat[None], K[None], w, h)
     y, x = np.unravel_index(img[0, ..., 0].argmax().item(), (h, w))

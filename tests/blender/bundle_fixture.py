@@ -202,7 +202,7 @@ def make_camera(width: int, height: int, n_persons: int) -> Camera:
     eye = np.array([0.3, -4.0 - 1.2 * spread, 1.5])
     w2c = look_at(eye, np.array([0.0, 0.0, 1.15]))
     fx = 1.15 * width
-    return Camera(fx=fx, fy=fx, cx=width / 2 - 0.5 + 0.03 * width, cy=height / 2 - 0.5 - 0.02 * height,
+    return Camera(fx=fx, fy=fx, cx=width / 2 + 0.03 * width, cy=height / 2 - 0.02 * height,
                   width=width, height=height, world_to_camera=w2c)
 
 

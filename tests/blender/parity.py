@@ -15,7 +15,7 @@ def rasterize_bundle(bundle: Path, scale: float, gaussians: list[dict] | None = 
     import torch
 
     from crowdgaussian.ply import read_gaussians_ply
-    from crowdgaussian.render import camera_matrices, rasterization
+    from crowdgaussian.render import rasterization
     from crowdgaussian.types import Camera
 
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -26,7 +26,10 @@ def rasterize_bundle(bundle: Path, scale: float, gaussians: list[dict] | None = 
     c = manifest["camera"]
     cam = Camera(fx=c["fx"], fy=c["fy"], cx=c["cx"], cy=c["cy"], width=manifest["image"]["width"],
                  height=manifest["image"]["height"], world_to_camera=np.array(c["world_to_camera"]))
-    viewmat, K, w, h = camera_matrices(cam, scale)
+    # docs/ARCHITECTURE.md: continuous pixels (gsplat's convention), so Camera.K(scale) is gsplat's K
+    K = torch.tensor(cam.K(scale), dtype=torch.float32)
+    viewmat = torch.tensor(cam.world_to_camera, dtype=torch.float32)
+    w, h = round(cam.width * scale), round(cam.height * scale)
     torch.set_num_threads(2)
     with torch.no_grad():
         rgb, alpha, _ = rasterization(cat["means"], cat["quats"], cat["scales"], cat["opacities"],

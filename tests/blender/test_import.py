@@ -89,8 +89,8 @@ def test_import_builds_people_and_camera(small_bundle: Path, run_blender) -> Non
     w, h = manifest["image"]["width"], manifest["image"]["height"]
     assert cam["resolution"] == [w, h] and cam["sensor_fit"] == "HORIZONTAL"
     assert abs(cam["lens"] - c["fx"] * cam["sensor_width"] / w) < 1e-4
-    assert abs(cam["shift"][0] - (w / 2 - c["cx"] - 0.5) / w) < 1e-6
-    assert abs(cam["shift"][1] - (c["cy"] + 0.5 - h / 2) / w) < 1e-6
+    assert abs(cam["shift"][0] - (w / 2 - c["cx"]) / w) < 1e-6  # continuous pixels, like Blender's sensor
+    assert abs(cam["shift"][1] - (c["cy"] - h / 2) / w) < 1e-6
     assert cam["show_background"] and cam["background"][0].endswith(manifest["image"]["file"])
     # camera centre: OpenCV C = -Rᵀt; Blender camera looks along its local -Z = OpenCV +z
     w2c = np.array(c["world_to_camera"])

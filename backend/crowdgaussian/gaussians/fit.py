@@ -87,7 +87,7 @@ def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
 
 
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
-        silhouette_weight: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        silhouette_weight: float = 20.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
     col_logit = torch.logit(p.colors.clamp(0.01, 0.99)).clone().requires_grad_(True)
     op0 = ((p.opacities.clamp(MIN_OPACITY + 0.01, 0.995) - MIN_OPACITY) / (1 - MIN_OPACITY))

@@ -1,7 +1,7 @@
 """Camera matrices for `rasterization()` from our `types.Camera`.
 
-Our cameras use the OpenCV frame and integer pixel centres (`Camera.K(scale)`); gsplat
-samples pixel (x, y) at (x + 0.5, y + 0.5), so its principal point is ours + 0.5.
+Our cameras use the OpenCV frame and gsplat's continuous pixel coordinates (pixel x spans
+[x, x + 1), sampled at x + 0.5), so `Camera.K(scale)` is gsplat's K unchanged.
 `world_to_camera` is already gsplat's viewmat. For C views stack the results:
 `viewmats = torch.stack([...])`, `Ks = torch.stack([...])`.
 """
@@ -16,7 +16,5 @@ def camera_matrices(camera: Camera, scale: float = 1.0, dtype: torch.dtype = tor
                     ) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """(viewmat [4,4], K [3,3], width, height) to render `camera` at `scale` x full resolution."""
     K = torch.tensor(camera.K(scale), dtype=dtype)
-    K[0, 2] += 0.5
-    K[1, 2] += 0.5
     viewmat = torch.tensor(camera.world_to_camera, dtype=dtype)
     return viewmat, K, int(round(camera.width * scale)), int(round(camera.height * scale))

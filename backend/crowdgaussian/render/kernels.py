@@ -243,7 +243,7 @@ def rasterize_backward(means2d, conics, colors, opacities, offsets, flat_ids, wi
                         g_col[d] += w * vc[p, d]
                     if op * vis <= ALPHA_MAX:
                         v_sigma = -op * vis * v_alpha
-                        g_a += 0.4 * dx * dx * v_sigma
+                        g_a += 0.5 * dx * dx * v_sigma
                         g_b += dx * dy * v_sigma
                         g_c += 0.5 * dy * dy * v_sigma
                         g_mx += v_sigma * (a * dx + b * dy)

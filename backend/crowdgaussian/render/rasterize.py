@@ -94,7 +94,11 @@ def _rasterize_cpu(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tens
         raise ValueError(
             f"rasterize_mode must be 'classic' or 'antialiased', got {rasterize_mode!r}")
     n_cams = viewmats.shape[0]
-    viewmats, Ks = viewmats.to(means.dtype), Ks.to(means.dtype)
+    dtype = means.dtype  # one dtype everywhere: one compiled kernel specialisation
+    quats, scales, opacities, colors, viewmats, Ks = (
+        t.to(dtype) for t in (quats, scales, opacities, colors, viewmats, Ks))
+    if backgrounds is not None:
+        backgrounds = backgrounds.to(dtype)
     proj = project_gaussians(means, quats, scales, viewmats, Ks, width, height, eps2d,
                              near_plane, far_plane, radius_clip)
     opac = opacities[None, :].expand(n_cams, -1)
