@@ -86,16 +86,18 @@ def benchmark(n_persons: int, n_splats: int) -> None:
 
 
 def _pose_arms(bpy: object, degrees: float) -> None:
-    """Raise/lower each person's upper arms (bones named like *arm*, left and right opposite)."""
+    """Swing each person's upper arms (first bone named like *upperarm*/*arm* per side) in opposite directions."""
     from mathutils import Quaternion
 
+    sides = (("L", "left", 1.0), ("R", "right", -1.0))
     for obj in bpy.data.objects:
         if obj.type != "ARMATURE" or "crowdgaussian_person" not in obj:
             continue
-        arms = [pb for pb in obj.pose.bones if re.search(r"upper.?arm|^arm|\.arm|_arm", pb.name, re.IGNORECASE)]
-        for pb in arms[:2] or list(obj.pose.bones)[1:2]:
-            sign = -1.0 if re.search(r"(\.|_)r(\b|ight)|right|\.R$", pb.name, re.IGNORECASE) else 1.0
-            pb.rotation_quaternion = pb.rotation_quaternion @ Quaternion((1, 0, 0), math.radians(sign * degrees))
+        for suffix, word, sign in sides:
+            pb = next((pb for pb in obj.pose.bones if re.search(r"upper.?arm|^arm", pb.name, re.IGNORECASE)
+                       and re.search(rf"[._]{suffix}$|{word}", pb.name, re.IGNORECASE)), None)
+            if pb is not None:
+                pb.rotation_quaternion = pb.rotation_quaternion @ Quaternion((1, 0, 0), math.radians(sign * degrees))
 
 
 def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
@@ -105,6 +107,8 @@ def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         bpy = start_blender(Path(tmp_name))
+        from mathutils import Vector
+
         scene = bpy.context.scene
         cycles_settings(scene, percent)
         bpy.ops.crowdgaussian.import_bundle(directory=str(bundle.resolve()), viewport_display="SPLATS")
@@ -120,19 +124,23 @@ def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
         a = render[..., 3:4]
         Image.fromarray((255 * (render[..., :3] * a + dimmed * (1 - a))).round().astype(np.uint8)).save(camera_png)
 
-        splats = [o for o in bpy.data.objects if o.name.endswith(" Splats")]
-        centres = np.array([np.array(o.matrix_world.translation) for o in splats])
-        centre = centres.mean(axis=0) + np.array([0.0, 0.0, 0.9])
-        spread = max(1.0, float(np.ptp(centres[:, 0])), float(np.ptp(centres[:, 1])))
+        corners = np.array([np.array(o.matrix_world @ Vector(c)) for o in bpy.data.objects
+                            if o.name.endswith(" Splats") for c in o.bound_box])
+        centre = 0.5 * (corners.min(axis=0) + corners.max(axis=0))
+        radius = 0.5 * float(np.linalg.norm(corners.max(axis=0) - corners.min(axis=0)))
         side = bpy.data.objects.new("Side Camera", bpy.data.cameras.new("Side Camera"))
         scene.collection.objects.link(side)
-        azimuth = math.radians(-35.0)  # front-right of people facing -Y
-        distance = 1.1 * spread + 2.5
-        side.location = centre + distance * np.array([math.sin(-azimuth), -math.cos(azimuth), 0.25])
+        side.data.lens = 30.0
+        half_fov = math.atan(0.5 * side.data.sensor_width / side.data.lens)
+        distance = 1.05 * radius / math.sin(half_fov)
+        azimuth, elevation = math.radians(-35.0), math.radians(8.0)  # front-right of people facing -Y
+        side.location = centre + distance * np.array([math.sin(-azimuth) * math.cos(elevation),
+                                                      -math.cos(azimuth) * math.cos(elevation), math.sin(elevation)])
         direction = centre - np.array(side.location)
         side.rotation_euler = (math.atan2(math.hypot(direction[0], direction[1]), -direction[2]), 0.0,
                                math.atan2(direction[1], direction[0]) - math.pi / 2)
-        side.data.lens = 30.0
+        size = max(scene.render.resolution_x, scene.render.resolution_y)
+        scene.render.resolution_x, scene.render.resolution_y = size, size * 9 // 16
         scene.camera = side
         _pose_arms(bpy, 45.0)
         scene.render.film_transparent = False

@@ -43,8 +43,8 @@ class Job:
         self.cancelled = False
 
     def _write_log(self, text: str) -> None:
-        if self._log is not None:
-            with self._log_lock:
+        with self._log_lock:
+            if self._log is not None:
                 self._log.write(text)
                 self._log.flush()
 
@@ -71,11 +71,15 @@ class Job:
         """Exit status once the process ended AND its output was fully read, else None."""
         if self.proc.poll() is None or any(t.is_alive() for t in self._threads):
             return None
-        if self._log is not None:
-            self._write_log(f"[exit {self.proc.returncode}]\n")
-            self._log.close()
-            self._log = None
+        self._close_log()
         return self.proc.returncode
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._write_log(f"[exit {self.proc.returncode}{' (cancelled)' if self.cancelled else ''}]\n")
+            with self._log_lock:
+                self._log.close()
+                self._log = None
 
     def cancel(self) -> None:
         """Terminate the process (kill it if it does not stop within a few seconds)."""
@@ -89,6 +93,7 @@ class Job:
                 self.proc.wait()
         for t in self._threads:
             t.join(TERMINATE_GRACE_S)
+        self._close_log()
 
     def last_error_line(self) -> str:
         """The last non-empty stderr line (for a readable report when the process died)."""

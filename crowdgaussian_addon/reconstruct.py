@@ -113,6 +113,10 @@ class ReconstructSession:
         except BundleError as exc:
             self.error = f"the backend wrote an unreadable bundle: {exc}"
             return "FAILED"
+        except Exception as exc:  # noqa: BLE001 - UI boundary: a readable line, the traceback in the log
+            log.exception("importing %s failed", self.result)
+            self.error = f"import failed: {type(exc).__name__}: {exc}"
+            return "FAILED"
         return "FINISHED"
 
     def cancel(self) -> None:

@@ -10,7 +10,8 @@ splats' positions AND orientations follow the rig. Two render representations:
 - point-cloud spheres of radius 3σ_max carrying the whitening axes as attributes (Cycles:
   much faster than ray tracing ico instances). `handlers.py` picks one per render engine.
 The material integrates nothing: like 3DGS it evaluates the Gaussian at the point of the
-camera ray closest to its centre (in whitened coordinates d² = |p|² − (p·v̂)²).
+camera ray closest to its centre (in whitened coordinates d² = |p|² − (p·v̂)²). The 3DGS
+0.3 px² screen-space blur is folded into σ for the photo camera (exact for that camera only).
 """
 from __future__ import annotations
 

@@ -69,15 +69,15 @@ def _copy_photo(photo: Photo, dest_dir: Path) -> str:
 
 
 def _rig_json(body: Body) -> dict:
+    """rig.json: bones at rest with the photo pose; only the root bone carries a location."""
+    root_location = body.root_location if body.root_location is not None else np.zeros(3)
     bones = []
     for i, bone in enumerate(body.bones):
         entry = {"name": bone.name, "parent": bone.parent, "head": bone.head, "tail": bone.tail,
-                 "roll": float(bone.roll), "pose_quaternion": body.bone_pose[i]}
-        matrix = getattr(bone, "matrix", None)
-        if matrix is not None:
-            entry["matrix"] = matrix
-        location = getattr(body, "bone_location", None)
-        entry["pose_location"] = location[i] if location is not None else [0.0, 0.0, 0.0]
+                 "roll": float(bone.roll), "pose_quaternion": body.bone_pose[i],
+                 "pose_location": root_location if bone.parent < 0 else [0.0, 0.0, 0.0]}
+        if bone.matrix is not None:
+            entry["matrix"] = bone.matrix
         bones.append(entry)
     return {"bones": bones, "object_to_world": body.object_to_world,
             "root_translation": body.root_translation, "rest_to_world": body.rest_to_world}

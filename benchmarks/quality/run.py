@@ -4,7 +4,7 @@
     python benchmarks/quality/run.py                    # the full run (documented in README.md)
     python benchmarks/quality/run.py --people detect    # judge the real detector too
 
-Writes benchmarks/results/quality[_quick].md, quality_*.png, quality[_quick].json and ends
+Writes benchmarks/results/quality[_quick][_detect].{md,json} and its PNGs, and ends
 with one JSON line on stdout: psnr/ssim/baseline_psnr per occlusion ratio, psnr_2x, psnr_4x,
 seconds_per_person, and how the run was configured.
 """
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.scale_only:
         return scale_only(cfg, args.out)
-    tag = "quality_quick" if args.quick else "quality"
+    tag = ("quality_quick" if args.quick else "quality") + ("_detect" if args.people == "detect" else "")
     start = time.perf_counter()
     records, grids, lpips_note = benchmark.run(cfg)
     scale = [] if args.no_scale or not counts else benchmark.scale_test(counts, benchmark.REPORT_SEED_START + 500, cfg)

@@ -105,7 +105,8 @@ def run_scene(scene: SynthScene, cfg: Config, lpips=None) -> tuple[list[dict], d
             for p in scene.people:
                 ys, xs = np.nonzero(p.full_mask)
                 boxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
-            grid.update(input=photo.rgb, truth=truths, seed=scene.seed, boxes=boxes, photo_width=scene.photo.width)
+            grid.update(input=photo.rgb, truth=[t[0] for t in truths], seed=scene.seed, boxes=boxes,
+                        photo_width=scene.photo.width)
     return records, grid
 
 
@@ -196,6 +197,8 @@ def summarize(records: list[dict], cfg: Config) -> dict:
         "ssim": {lv: mean("ssim", f"occ{lv}") for lv in levels},
         "lpips": {lv: mean("lpips", f"occ{lv}") for lv in levels},
         "baseline_psnr": {lv: mean("psnr", f"occ{lv}", "visible_only") for lv in levels},
+        "psnr_fg": {lv: mean("psnr_fg", f"occ{lv}") for lv in levels},
+        "baseline_psnr_fg": {lv: mean("psnr_fg", f"occ{lv}", "visible_only") for lv in levels},
         "baseline_ssim": {lv: mean("ssim", f"occ{lv}", "visible_only") for lv in levels},
         "measured_occlusion": {lv: mean("occlusion", f"occ{lv}") for lv in levels},
         "photo_psnr_visible": {lv: mean("photo_psnr_visible", f"occ{lv}") for lv in levels},

@@ -3,8 +3,8 @@
 Appendix A builds a mask from keypoint-centred ellipses (semi-axes U(30, 100) px, up to 5,
 head landmarks excluded), quadratic Bezier bands (U{0..5}), a straight cut with p = 0.5
 (at most 70 % of the area), their union closed and then dilated with a 5x5 kernel, 3
-iterations. Pixel sizes are the paper's for a ~512-px person crop and are scaled by the
-person's box height here. To reach a *target* ratio of each person's region we add primitives
+iterations. Pixel sizes (and the smoothing iterations) are the paper's for a ~512-px person
+crop and are scaled by the person's box size here. To reach a *target* ratio of each person's region we add primitives
 greedily, each at the size that best approaches the target (see `simulate_occlusion`).
 """
 from __future__ import annotations
@@ -24,10 +24,16 @@ MAX_CUT_FRACTION = 0.7
 HEAD_LANDMARKS = 11  # BlazePose indices 0..10 are the face
 
 
-def smooth(mask: np.ndarray) -> np.ndarray:
-    """The paper's post-processing: 5x5 closing then dilation, 3 iterations each."""
-    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, KERNEL, iterations=MORPH_ITERATIONS)
-    return cv2.dilate(m, KERNEL, iterations=MORPH_ITERATIONS).astype(bool)
+def smooth(mask: np.ndarray, iterations: int = MORPH_ITERATIONS) -> np.ndarray:
+    """The paper's post-processing: 5x5 closing then dilation, 3 iterations each at paper scale."""
+    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, KERNEL, iterations=iterations)
+    return cv2.dilate(m, KERNEL, iterations=iterations).astype(bool)
+
+
+def _person_scale(region: np.ndarray) -> float:
+    """Person size in units of the paper's 512-px crop (largest side of the region's box)."""
+    ys, xs = np.nonzero(region)
+    return max(int(np.ptp(ys)) + 1, int(np.ptp(xs)) + 1) / PAPER_CROP_PX
 
 
 Primitive = Callable[[float], np.ndarray]  # size factor in (0, 1] -> bool mask
@@ -91,7 +97,7 @@ def _sample_primitives(rng: np.random.Generator, shape: tuple[int, int], region:
     """One round of the paper's primitives (in random order) around `region`."""
     ys, xs = np.nonzero(region)
     x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-    px = max(y1 - y0, x1 - x0) / PAPER_CROP_PX
+    px = _person_scale(region)
     prims: list[Primitive] = []
     if keypoints is not None:
         body = keypoints[HEAD_LANDMARKS:]
@@ -124,9 +130,10 @@ def simulate_occlusion(regions: list[np.ndarray], target: float, rng: np.random.
 
     Greedy and shared between people (occluders in a crowd cover several of them): the
     person furthest below the target gets the next primitive of the paper's kinds around
-    them, at the size (of `SIZES`) that most reduces sum |ratio - target| over everyone;
-    a primitive that helps nobody is dropped. `keypoints` [33, 3] (x, y, visibility) per
-    region place the ellipses on the body.
+    them, at the size (of `SIZES`) that most reduces sum (ratio - target)^2 over everyone;
+    a primitive that helps nobody is dropped. The smoothing's iterations scale with the
+    people's size like the primitives (3 at the paper's 512 px, at least 1).
+    `keypoints` [33, 3] (x, y, visibility) per region place the ellipses on the body.
     """
     shape = regions[0].shape
     live = [i for i, r in enumerate(regions) if r.any()]
@@ -137,7 +144,10 @@ def simulate_occlusion(regions: list[np.ndarray], target: float, rng: np.random.
         return np.array([(m & r).sum() for r in regions], np.float64) / areas
 
     def error(r: np.ndarray) -> float:
-        return float(np.abs(r[live] - target).sum())
+        return float(((r[live] - target) ** 2).sum())
+
+    scales = [_person_scale(regions[i]) for i in live]
+    iterations = int(np.clip(round(MORPH_ITERATIONS * float(np.median(scales))), 1, MORPH_ITERATIONS)) if live else 1
 
     raw = np.zeros(shape, bool)
     current = np.zeros(shape, bool)
@@ -158,7 +168,7 @@ def simulate_occlusion(regions: list[np.ndarray], target: float, rng: np.random.
         best = (error(r_now), None, None)
         for s in SIZES:
             drawn = prim(float(s))
-            cand = smooth(raw | drawn)
+            cand = smooth(raw | drawn, iterations)
             e = error(ratios(cand))
             if e < best[0] - 1e-9:
                 best = (e, cand, drawn)

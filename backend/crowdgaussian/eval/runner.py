@@ -47,14 +47,17 @@ class PersonScore:
     psnr: float
     ssim: float
     lpips: float | None
+    psnr_fg: float  # PSNR on the pixels either the truth or the prediction covers (not the paper's)
     occlusion: float  # fraction of the person's visible photo region the simulator hid
     per_view_psnr: list[float] = field(default_factory=list)
 
 
-def truth_views(scene: SynthScene, person: SynthPerson, size: int, indices: list[int]) -> np.ndarray:
-    """[V, S, S, 3] renders of the true person alone on the evaluation orbit."""
+def truth_views(scene: SynthScene, person: SynthPerson, size: int, indices: list[int],
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """RGB [V, S, S, 3] and alpha [V, S, S] of the true person alone on the evaluation orbit."""
     orbit = person_orbit(person.body.root_world, scene.camera.world_to_camera, person.body.height_m, size, indices)
-    return render([person.gaussians], orbit.viewmats, orbit.K, size, size, BACKGROUND)[0]
+    rgb, alpha, _ = render([person.gaussians], orbit.viewmats, orbit.K, size, size, BACKGROUND)
+    return rgb, alpha
 
 
 def match_people(pred_masks: list[np.ndarray], true_masks: list[np.ndarray]) -> dict[int, tuple[int, float]]:
@@ -68,7 +71,8 @@ def match_people(pred_masks: list[np.ndarray], true_masks: list[np.ndarray]) -> 
     return {int(r): (int(c), float(iou[r, c])) for r, c in zip(rows, cols) if iou[r, c] >= MIN_IOU}
 
 
-def score_people(scene: SynthScene, pred: Prediction, truths: list[np.ndarray], size: int, indices: list[int],
+def score_people(scene: SynthScene, pred: Prediction, truths: list[tuple[np.ndarray, np.ndarray]], size: int,
+                 indices: list[int],
                  visible_masks: list[np.ndarray], occlusion: list[float], lpips=None,
                  ) -> tuple[list[PersonScore], list[np.ndarray]]:
     """Per true person: render the matched reconstruction on the aligned orbit and compare (module doc).
@@ -79,20 +83,23 @@ def score_people(scene: SynthScene, pred: Prediction, truths: list[np.ndarray], 
     scores, renders = [], []
     for i, person in enumerate(scene.people):
         j, iou = matches.get(i, (None, 0.0))
+        truth, truth_alpha = truths[i]
         if j is None:
-            images = np.ones_like(truths[i]) * np.asarray(BACKGROUND, np.float32)
+            images = np.ones_like(truth) * np.asarray(BACKGROUND, np.float32)
+            alpha = np.zeros_like(truth_alpha)
         else:
             scale = root_depth(pred.roots[j], pred.camera.world_to_camera) / max(
                 root_depth(person.body.root_world, scene.camera.world_to_camera), 1e-6)
             orbit = person_orbit(pred.roots[j], pred.camera.world_to_camera, person.body.height_m, size, indices,
                                  depth_scale=scale)
-            images = render([pred.gaussians[j]], orbit.viewmats, orbit.K, size, size, BACKGROUND)[0]
-        per_psnr = [psnr(a, b) for a, b in zip(images, truths[i])]
+            images, alpha, _ = render([pred.gaussians[j]], orbit.viewmats, orbit.K, size, size, BACKGROUND)
+        per_psnr = [psnr(a, b) for a, b in zip(images, truth)]
+        covered = (alpha > 0.05) | (truth_alpha > 0.05)
         scores.append(PersonScore(
             person=i, matched=j is not None, iou=iou, psnr=float(np.mean(per_psnr)),
-            ssim=float(np.mean([ssim(a, b) for a, b in zip(images, truths[i])])),
-            lpips=float(np.mean([lpips(a, b) for a, b in zip(images, truths[i])])) if lpips else None,
-            occlusion=occlusion[i], per_view_psnr=per_psnr))
+            ssim=float(np.mean([ssim(a, b) for a, b in zip(images, truth)])),
+            lpips=float(np.mean([lpips(a, b) for a, b in zip(images, truth)])) if lpips else None,
+            psnr_fg=psnr(images, truth, covered), occlusion=occlusion[i], per_view_psnr=per_psnr))
         renders.append(images)
     return scores, renders
 

@@ -93,7 +93,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
         # colour only from pixels well inside both the mask and the body's own z-buffer region
         core = _erode(person.mask & (owner == i))
         vis = visibility.visible_gaussians(a.means, a.normals, core, depth, w2c, K)
-        loose = visibility.visible_gaussians(a.means, a.normals, person.mask, depth, w2c, K, min_facing=0.0)
+        loose = visibility.visible_gaussians(a.means, a.normals, person.mask, depth, w2c, K, min_facing=0.1)
         col = _photo_colours(photo, a.means, w2c, K)
         if complete:
             regions = parts.part_labels(body.bones, a.skin_indices, a.skin_weights)
@@ -109,7 +109,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     steps = DEFAULT_FIT_STEPS.get(device, 50) if fit_steps is None else int(fit_steps)
     report(0.25, "photometric fit")
     active = [kp & iv for kp, iv in zip(keep, in_view)]
-    fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, active, w2c, K, steps, device,
+    fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, seen, active, w2c, K, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
     out = []
     for body, a, vis, kp, (cols, ops, scales, offset) in zip(bodies, anchored, seen, keep, fitted):
@@ -129,7 +129,8 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
 
 
 def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], anchored: list[Anchored],
-             colours: list[np.ndarray], fit_colour: list[np.ndarray], active: list[np.ndarray], w2c: np.ndarray,
+             colours: list[np.ndarray], fit_colour: list[np.ndarray], seen: list[np.ndarray],
+             active: list[np.ndarray], w2c: np.ndarray,
              K: np.ndarray, steps: int, device: str,
              report: Callable[[float, str], None]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Fit the `active` Gaussians of all people jointly (they occlude each other).
@@ -168,7 +169,8 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
         quats=pick("quats"), scales=pick("scales"),
         opacities=torch.full((int(sum(ac.sum() for ac in active)),), INIT_OPACITY, device=device),
         colors=cat([c[ac] for c, ac in zip(colours, active)]),
-        fit_colour=torch.from_numpy(np.concatenate([fc[ac] for fc, ac in zip(fit_colour, active)])).to(device))
+        fit_colour=torch.from_numpy(np.concatenate([fc[ac] for fc, ac in zip(fit_colour, active)])).to(device),
+        anchored_colour=torch.from_numpy(np.concatenate([~s[ac] for s, ac in zip(seen, active)])).to(device))
     target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K)
     target = fit.FitTarget(*(t.to(device) if isinstance(t, torch.Tensor) else t
                              for t in (target.image, target.mask, target.viewmat, target.K,

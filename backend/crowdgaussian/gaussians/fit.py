@@ -55,6 +55,7 @@ class FitParams:
     opacities: torch.Tensor  # [N]
     colors: torch.Tensor  # [N, 3]
     fit_colour: torch.Tensor  # [N] bool: colour may change (the photo sees it)
+    anchored_colour: torch.Tensor  # [N] bool: colour pulled back to its start (seen only at grazing angles)
 
 
 def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera: np.ndarray,
@@ -87,7 +88,7 @@ def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
 
 
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
-        silhouette_weight: float = 20.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        silhouette_weight: float = 4.0, offset_weight: float = 0.02, colour_weight: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
     col_logit = torch.logit(p.colors.clamp(0.01, 0.99)).clone().requires_grad_(True)
     op0 = ((p.opacities.clamp(MIN_OPACITY + 0.01, 0.995) - MIN_OPACITY) / (1 - MIN_OPACITY))
@@ -95,9 +96,10 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
     off_raw = torch.atanh((p.offset / MAX_OFFSET).clamp(-0.99, 0.99)).clone().requires_grad_(True)
     dscale = torch.zeros(len(p.scales), 1, device=p.scales.device).requires_grad_(True)
     opt = torch.optim.Adam([{"params": [col_logit], "lr": 0.1}, {"params": [op_logit], "lr": 0.05},
-                            {"params": [off_raw], "lr": 0.05}, {"params": [dscale], "lr": 0.02}])
+                            {"params": [off_raw], "lr": 0.02}, {"params": [dscale], "lr": 0.02}])
     frozen = ~p.fit_colour
     col0 = col_logit.detach().clone()
+    start_rgb, pulled = p.colors.clamp(0.01, 0.99), p.anchored_colour.float()[:, None]
     inside = target.mask[..., None].float()
     stats: dict = {"psnr_before": None, "psnr_after": None}
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -127,6 +129,9 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
             log.debug("fit step %d: PSNR on person pixels %.2f dB", step, psnr)
         loss = (torch.abs(rgb - target.image) * inside).sum() / (3 * inside.sum()).clamp_min(1)
         loss = loss + silhouette_weight * ((alpha - inside) ** 2).mean()  # offsets pull the outline onto the mask
+        # keep the surface smooth and grazing splats near their completed colour (no speckles from the side)
+        loss = loss + offset_weight * ((offset / MAX_OFFSET) ** 2).mean()
+        loss = loss + colour_weight * (pulled * torch.abs(cols - start_rgb)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

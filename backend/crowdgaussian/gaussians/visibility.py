@@ -80,7 +80,7 @@ def sample_nearest(image: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def visible_gaussians(means: np.ndarray, normals: np.ndarray, mask: np.ndarray, depth: np.ndarray,
                       world_to_camera: np.ndarray, K: np.ndarray, depth_tol: float = 0.03,
-                      min_facing: float = 0.15) -> np.ndarray:
+                      min_facing: float = 0.3) -> np.ndarray:
     """[N] bool: inside the own mask, facing the camera, not behind the z-buffer surface.
 
     `depth` must be rendered with the same K (so pixels line up with `mask`);
