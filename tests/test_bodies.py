@@ -162,11 +162,13 @@ def _synthetic_people(bodies, camera, w2c):
         posed = np.tile(np.eye(4), (len(b.bones), 1, 1))
         posed[:, :3, 3] = heads[:, :3]
         verts = torch.as_tensor(b.vertices_world[lmap.vertex_ids.numpy()], dtype=torch.float64)
-        lms = to_cam(lmap(verts[None], torch.as_tensor(posed)[None])[0].numpy())
+        lms = lmap(verts[None], torch.as_tensor(posed)[None])[0].numpy()
+        lms[lmap.weight.numpy() == 0] = lms[0]  # unmapped landmarks (mouth): not used, keep finite
+        lms = to_cam(lms)
         mask = owner == i
         ys, xs = np.nonzero(mask)
         people.append(Person(id=i, bbox=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float),
-                             score=1.0, keypoints=np.c_[project(lms), np.ones(len(lms))], mask=mask,
+                             score=1.0, keypoints=np.c_[project(lms), lmap.weight.numpy() > 0], mask=mask,
                              keypoints_3d=lms - lms[[23, 24]].mean(0)))
     return people
 
@@ -269,3 +271,44 @@ def test_fit_real_photo():
         for j in full:
             if feet_y[i] > feet_y[j] + 20:
                 assert depth[i] < depth[j]
+
+
+def test_fit_waist_up_person_gets_neutral_legs():
+    """Legs hidden (behind a table): invisible landmarks, mask cut below the hips."""
+    from crowdgaussian.bodies import fit_bodies
+    from crowdgaussian.types import Camera, Photo
+
+    three_m_ahead = np.eye(4)
+    three_m_ahead[1, 3] = 3.0
+    truth = make_body({"upperleg01.L": [-1.2, 0, 0], "lowerleg01.L": [1.5, 0, 0],
+                       "upperarm01.R": [0, -0.3, -0.5]}, {"height": 0.55}, three_m_ahead)
+    camera = Camera(fx=800.0, fy=800.0, cx=320.0, cy=240.0, width=640, height=480)
+    (person,) = _synthetic_people([truth], camera, _camera_looking_along_y(0.0, 1.4))
+    hips_y = int(person.keypoints[[23, 24], 1].mean())
+    person.keypoints[25:, 2] = 0.9  # BlazePose invents legs and marks them visible
+    person.mask[hips_y + 5:] = False  # ... but the table hides them
+    photo = Photo(rgb=np.zeros((480, 640, 3), np.uint8), full_width=640, full_height=480, scale=1.0,
+                  path="synthetic")
+    (body,), _ = fit_bodies(photo, [person], camera)
+    names = body.params["bone_names"]
+    pose = np.array(body.params["pose_rotvec"])
+    for leg in ("upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R"):
+        assert np.degrees(np.linalg.norm(pose[names.index(leg)])) < 15.0, leg
+    assert np.ptp(body.vertices_world[:, 2]) > 1.4, "a whole standing body"
+    assert body.reprojection_error_px < 5.0
+
+
+def test_depth_order_from_occlusions():
+    from crowdgaussian.bodies import ground
+
+    masks = [np.zeros((10, 10), bool), np.zeros((10, 10), bool)]
+    masks[0][:, :5] = True
+    masks[1][:, 5:] = True
+    body0 = np.array([[2.5, 5.0], [7.5, 5.0], [6.5, 2.0], [1.0, 1.0]])  # half of it on person 1
+    body1 = np.array([[7.0, 5.0], [8.0, 2.0]])
+    occ = ground.occluders(masks, [body0, body1])
+    assert occ[0, 1] == pytest.approx(0.5) and occ[1, 0] == 0.0
+    # person 0 is hidden by person 1, so it must end up behind them
+    factors = ground.order_depths(np.array([3.0, 4.0]), occ)
+    assert 3.0 * factors[0] >= 4.0 + 0.3 - 1e-9 and factors[1] == 1.0
+    np.testing.assert_allclose(ground.order_depths(np.array([5.0, 4.0]), occ), 1.0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import cv2
 import numpy as np
@@ -178,6 +179,10 @@ def test_summary_and_report_tables(tmp_path):
     assert summary["psnr"] == {"20": 20.0, "40": 19.0}
     assert summary["baseline_psnr"] == {"20": 17.0, "40": 16.0}
     assert summary["psnr_2x"] == 18.0 and summary["seconds_per_person"] == 4.0
+    rows[0]["seconds"] = float("nan")  # a run where nobody was found has no time
+    rows[0]["photo_psnr_visible"] = float("nan")
+    assert benchmark.summarize(rows, cfg)["seconds_per_person"] == 4.0
+    json.dumps(benchmark.jsonable(rows), allow_nan=False)
     text = report.markdown(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "n_reconstructed": 1}],
                            cfg, summary, "LPIPS skipped", "T")
     assert "| Ours (default pipeline) | 20% (0.20) | 20.000 | 0.900 | – | 20.000 |" in text

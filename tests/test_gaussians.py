@@ -143,7 +143,7 @@ def test_completion_follows_garments_and_has_no_holes(scene: dict, built: list[t
     for region in (parts.UPPER, parts.LOWER):
         sel = hidden & (regions == region)
         err = np.linalg.norm(g.colors[sel] - np.array(BACK[region]) / 255.0, axis=1)
-        assert sel.sum() > 1000 and np.median(err) < 0.12, (parts.REGIONS[region], np.median(err))
+        assert sel.sum() > 1000 and np.median(err) < 0.06, (parts.REGIONS[region], np.median(err))
     # close-up orbit (1 px ~ 2.5 mm, splats several px wide): the body renders closed from all sides
     views = orbit_views(g.means.mean(0), 3.0, n=8, elevation_deg=10.0)
     K = np.array([[1200.0, 0, 79.5], [0, 1200.0, 119.5], [0, 0, 1]])
@@ -198,14 +198,19 @@ def test_visible_only_baseline_drops_hidden(scene: dict, built: list[types.Gauss
 
 
 def test_photometric_fit_improves_visible_psnr(scene: dict) -> None:
-    """A short fit raises PSNR on the people's pixels of a textured photo by several dB."""
+    """A short fit raises PSNR on the people's pixels of a textured photo (judged, like the
+    benchmark, at 256 px on the longer side; 1 px in from the outlines) by several dB."""
     cam, photo = scene["camera"], scene["textured"]
-    seen = scene["owner"] >= 0
+    s = 256 / max(W, H)
+    w, h = round(W * s), round(H * s)
+    seen = cv2.erode(cv2.resize((scene["owner"] >= 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST),
+                     np.ones((3, 3), np.uint8)) > 0
+    target = cv2.resize(photo.rgb, (w, h), interpolation=cv2.INTER_AREA) / 255.0
 
     def psnr(steps: int) -> float:
         gs = build_gaussians(photo, scene["people"], scene["bodies"], cam, n_per_person=12000, fit_steps=steps)
-        rgb, _ = render_people(gs, cam.world_to_camera[None], cam.K()[None], W, H)
-        return float(-10 * np.log10(np.mean((rgb[0][seen] - photo.rgb[seen] / 255.0) ** 2)))
+        rgb, _ = render_people(gs, cam.world_to_camera[None], cam.K(s)[None], w, h)
+        return float(-10 * np.log10(np.mean((rgb[0][seen] - target[seen]) ** 2)))
 
     before, after = psnr(0), psnr(25)
-    assert after > before + 3.0 and after > 25.0, (before, after)
+    assert after > before + 3.0 and after > 24.0, (before, after)

@@ -1,6 +1,6 @@
 """Quality benchmark on synthetic ground-truth crowds (issue #6): tables, plots, grids, one JSON line.
 
-    python benchmarks/quality/run.py --quick            # 1 scene, ~10 min on 2 CPU cores
+    python benchmarks/quality/run.py --quick            # 2 scenes x 2 people, minutes on 2 CPU cores
     python benchmarks/quality/run.py                    # the full run (documented in README.md)
     python benchmarks/quality/run.py --people detect    # judge the real detector too
 
@@ -25,8 +25,8 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 def config(args: argparse.Namespace) -> tuple[benchmark.Config, tuple[int, ...]]:
     """The run's configuration and the people counts of the scale test."""
     start = benchmark.REPORT_SEED_START if not args.tuning else 0
-    if args.quick:  # one pipeline run costs ~1-3 min on 2 busy cores, almost independent of the people count
-        cfg = benchmark.Config(seeds=[start], n_people=[3], size=128, views=list(range(0, 24, 3)),
+    if args.quick:
+        cfg = benchmark.Config(seeds=[start, start + 1], n_people=[2, 2], size=128, views=list(range(0, 24, 3)),
                                width=448, height=336, truth_gaussians=12000, people_mode=args.people,
                                quality="fast")
         return cfg, ((1, 2, 4) if args.scale else ())
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, write the results, print the JSON summary line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="small run for CI: 1 scene x 3 people, 8 of 24 views at 128 px, no scale test")
+                        help="small run for CI: 2 scenes x 2 people, 8 of 24 views at 128 px, no scale test")
     parser.add_argument("--scenes", type=int, default=8, help="scenes in the full run (1-4 people each)")
     parser.add_argument("--scale", action="store_true", help="also run the scale test in --quick (1, 2, 4 people)")
     parser.add_argument("--people", choices=("oracle", "detect"), default="oracle",
@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                    seconds_total=round(time.perf_counter() - start, 1),
                    note="synthetic anny crowds, not THuman2.1; "
                         + (f"{n_views} of 24 views" if n_views < 24 else "24 views"))
-    (args.out / f"{tag}.json").write_text(json.dumps({"summary": summary, "records": records}, indent=1))
-    print(json.dumps(summary), flush=True)
+    summary = benchmark.jsonable(summary)
+    (args.out / f"{tag}.json").write_text(
+        json.dumps({"summary": summary, "records": benchmark.jsonable(records)}, indent=1, allow_nan=False))
+    print(json.dumps(summary, allow_nan=False), flush=True)
     return 0
 
 
@@ -88,8 +90,9 @@ def scale_only(cfg: benchmark.Config, out: Path) -> int:
             f"Run {report.now()} on {report.machine()}.", "", *report.scale_table(rows), "",
             "![scale](quality_scale.png)", ""]
     (out / "quality_scale.md").write_text("\n".join(text))
-    (out / "quality_scale.json").write_text(json.dumps(rows, indent=1))
-    print(json.dumps({"scale": rows}), flush=True)
+    rows = benchmark.jsonable(rows)
+    (out / "quality_scale.json").write_text(json.dumps(rows, indent=1, allow_nan=False))
+    print(json.dumps({"scale": rows}, allow_nan=False), flush=True)
     return 0
 
 

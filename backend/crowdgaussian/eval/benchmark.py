@@ -183,12 +183,29 @@ def scale_test(counts: tuple[int, ...], seed: int, cfg: Config) -> list[dict]:
     return rows
 
 
+def jsonable(value):
+    """`value` with every non-finite float replaced by None (strict JSON has no NaN / inf)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _finite_mean(values: list) -> float | None:
+    """Mean of the finite values (None when there are none), rounded for the summary."""
+    vals = [float(v) for v in values if v is not None and np.isfinite(v)]
+    return round(float(np.mean(vals)), 4) if vals else None
+
+
 def summarize(records: list[dict], cfg: Config) -> dict:
     """The headline numbers: mean over people of each metric per condition and method."""
     def mean(metric: str, condition: str, method: str = "ours") -> float | None:
-        vals = [r[metric] for r in records if r["condition"] == condition and r["method"] == method
-                and r[metric] is not None]
-        return round(float(np.mean(vals)), 4) if vals else None
+        return _finite_mean([r[metric] for r in records if r["condition"] == condition and r["method"] == method])
 
     levels = [str(round(lv * 100)) for lv in cfg.levels]
     ours = [r for r in records if r["method"] == "ours"]
@@ -207,7 +224,7 @@ def summarize(records: list[dict], cfg: Config) -> dict:
     for factor in cfg.downsample:
         out[f"psnr_{factor}x"] = mean("psnr", f"down{factor}x")
         out[f"ssim_{factor}x"] = mean("ssim", f"down{factor}x")
-    runs = {(r["seed"], r["condition"]): (r["seconds"], r["n_people"]) for r in ours}
-    out["seconds_per_person"] = round(float(np.mean([s / n for s, n in runs.values()])), 2) if runs else None
-    out["detection_recall"] = round(float(np.mean([r["matched"] for r in ours])), 3) if ours else None
+    runs = {(r["seed"], r["condition"]): r["seconds"] / r["n_people"] for r in ours}
+    out["seconds_per_person"] = _finite_mean(list(runs.values()))
+    out["detection_recall"] = _finite_mean([float(r["matched"]) for r in ours])
     return out

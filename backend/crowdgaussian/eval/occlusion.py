@@ -130,8 +130,8 @@ def simulate_occlusion(regions: list[np.ndarray], target: float, rng: np.random.
 
     Greedy and shared between people (occluders in a crowd cover several of them): the
     person furthest below the target gets the next primitive of the paper's kinds around
-    them, at the size (of `SIZES`) that most reduces sum (ratio - target)^2 over everyone;
-    a primitive that helps nobody is dropped. The smoothing's iterations scale with the
+    them, at the size (of `SIZES`) that most reduces sum (ratio - target)^2 over everyone
+    without pushing anyone past target + 2 tol; a primitive that cannot help is dropped. The smoothing's iterations scale with the
     people's size like the primitives (3 at the paper's 512 px, at least 1).
     `keypoints` [33, 3] (x, y, visibility) per region place the ellipses on the body.
     """
@@ -166,11 +166,13 @@ def simulate_occlusion(regions: list[np.ndarray], target: float, rng: np.random.
             first[who] = False
         prim = queues[who].pop()
         best = (error(r_now), None, None)
+        ceiling = np.maximum(r_now, target + 2 * tol)  # never push anyone past the target (+2 tol)
         for s in SIZES:
             drawn = prim(float(s))
             cand = smooth(raw | drawn, iterations)
-            e = error(ratios(cand))
-            if e < best[0] - 1e-9:
+            r = ratios(cand)
+            e = error(r)
+            if e < best[0] - 1e-9 and np.all(r[live] <= ceiling[live]):
                 best = (e, cand, drawn)
         if best[1] is not None:
             current, raw = best[1], raw | best[2]

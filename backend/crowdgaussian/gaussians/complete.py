@@ -1,5 +1,6 @@
 """Colour completion of the Gaussians the photo does not see.
 
+Sources are the interior of the seen area (its rim mixes in neighbouring colours).
 Order of evidence, all general (no per-photo tuning):
 1. the left/right mirror partner, if the photo sees it;
 2. the back of the head takes the colour of the highest seen part of the head (hair);
@@ -51,6 +52,17 @@ def _harmonic_fill(points: np.ndarray, colors: np.ndarray, known: np.ndarray, pr
     return out
 
 
+def _interior(points: np.ndarray, known: np.ndarray, regions: np.ndarray, k: int = 8) -> np.ndarray:
+    """Known points whose k nearest neighbours are all known and of the same region.
+
+    The rim of the seen area mixes in the background or the neighbouring part (blur,
+    sub-pixel misfit); filling from the interior keeps those mixed colours from spreading.
+    """
+    _, nbr = cKDTree(points).query(points, k=k + 1)
+    nbr = nbr[:, 1:]
+    return known & known[nbr].all(axis=1) & (regions[nbr] == regions[:, None]).all(axis=1)
+
+
 def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
                 n_top: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Masks of the hair sample (highest known head Gaussians), the back of the head above
@@ -75,9 +87,9 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
                      regions: np.ndarray, partners: np.ndarray) -> np.ndarray:
     """[N, 3] colours: visible ones kept, hidden ones completed (see module docstring)."""
     out = colors.astype(np.float64).copy()
-    known = visible.copy()
-    mirror = (~known) & (partners >= 0)
-    mirror &= visible[np.maximum(partners, 0)]
+    known = _interior(means_rest, visible, regions)
+    mirror = (~visible) & (partners >= 0)
+    mirror &= known[np.maximum(partners, 0)]
     out[mirror] = out[partners[mirror]]
     known |= mirror
 
@@ -107,4 +119,5 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
         else:
             prior = np.asarray(_DEFAULTS[r])
         out[sel] = _harmonic_fill(means_rest[sel], out[sel], known[sel], np.asarray(prior))
+    out[visible] = colors[visible]  # the photo's own colours stay where it sees the body
     return np.clip(out, 0.0, 1.0)

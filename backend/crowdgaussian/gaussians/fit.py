@@ -2,8 +2,11 @@
 
 Lean on purpose (CPU budget): one render per step of the union of the people's boxes
 at a low working resolution (shifted K), Adam on colours, opacities, log-scale deltas
-and the normal offsets (so every mean stays triangle + barycentric + offset). Colours
-of Gaussians the photo does not see are frozen: the completion is kept.
+and the normal offsets (so every mean stays triangle + barycentric + offset).
+Loss: L1 colour over the people's pixels (render composited over the photo, so gaps cost
+only through the silhouette term), squared alpha-vs-mask silhouette error, small
+penalties on offsets and on colour drift of splats seen only at grazing angles.
+Colours of Gaussians the photo does not see are frozen: the completion is kept.
 """
 from __future__ import annotations
 
@@ -59,15 +62,16 @@ class FitParams:
 
 
 def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera: np.ndarray,
-                K: np.ndarray, max_side: int = 320, margin: float = 0.05) -> FitTarget:
-    """Crop the union of the masks' boxes (plus a margin), resize so its longer side <= max_side."""
+                K: np.ndarray, image_side: int = 256, margin: float = 0.05) -> FitTarget:
+    """Crop the union of the masks' boxes (plus a margin) out of the photo resized to a
+    longer side of `image_side` px (the resolution the photo view is judged at)."""
     union = np.any(np.stack(masks), axis=0)
     h, w = union.shape
     ys, xs = np.nonzero(union)
     pad = margin * max(h, w)
     x0, x1 = int(max(0, xs.min() - pad)), int(min(w, xs.max() + 1 + pad))
     y0, y1 = int(max(0, ys.min() - pad)), int(min(h, ys.max() + 1 + pad))
-    s = min(1.0, max_side / max(x1 - x0, y1 - y0))
+    s = min(1.0, image_side / max(h, w))
     cw, ch = max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))
     img = cv2.resize(photo_rgb[y0:y1, x0:x1], (cw, ch), interpolation=cv2.INTER_AREA)
     msk = cv2.resize(union[y0:y1, x0:x1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST)
@@ -88,7 +92,8 @@ def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
 
 
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
-        silhouette_weight: float = 4.0, offset_weight: float = 0.02, colour_weight: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        silhouette_weight: float = 4.0, offset_weight: float = 0.02, colour_weight: float = 0.1
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
     col_logit = torch.logit(p.colors.clamp(0.01, 0.99)).clone().requires_grad_(True)
     op0 = ((p.opacities.clamp(MIN_OPACITY + 0.01, 0.995) - MIN_OPACITY) / (1 - MIN_OPACITY))
