@@ -74,6 +74,15 @@ def test_matches_anny_forward(body):
     assert np.abs(world - body.vertices_rest).max() > 0.2, "the pose really moved the body"
 
 
+def test_params_recreate_the_body(body):
+    import json
+
+    params = json.loads(json.dumps(body.params))  # JSON-able
+    again = make_body(params["pose_rotvec"], params["phenotype"], np.array(params["object_to_world"]),
+                      root_offset=params["root_offset"])
+    np.testing.assert_allclose(again.vertices_world, body.vertices_world, atol=1e-6)
+
+
 def test_blender_pose_identity_numpy(body):
     pose = blender_pose_matrices(body.bones, body.bone_pose, body.root_location)
     rest = np.stack([b.matrix for b in body.bones])
@@ -169,8 +178,16 @@ def _synthetic_people(bodies, camera, w2c):
         ys, xs = np.nonzero(mask)
         people.append(Person(id=i, bbox=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float),
                              score=1.0, keypoints=np.c_[project(lms), lmap.weight.numpy() > 0], mask=mask,
-                             keypoints_3d=lms - lms[[23, 24]].mean(0)))
+                             keypoints_3d=_as_seen_by_a_crop(lms)))
     return people
+
+
+def _as_seen_by_a_crop(points: np.ndarray) -> np.ndarray:
+    """BlazePose-style world landmarks: hip-centred, in the axes of a view along the hips' ray."""
+    hips = points[[23, 24]].mean(0)
+    ray = hips / np.linalg.norm(hips)
+    turn = Rotation.align_vectors([[0.0, 0.0, 1.0]], [ray])[0]
+    return turn.apply(points - hips)
 
 
 @pytest.fixture(scope="module")

@@ -183,10 +183,36 @@ def test_summary_and_report_tables(tmp_path):
     rows[0]["photo_psnr_visible"] = float("nan")
     assert benchmark.summarize(rows, cfg)["seconds_per_person"] == 4.0
     json.dumps(benchmark.jsonable(rows), allow_nan=False)
-    text = report.markdown(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "n_reconstructed": 1}],
+    text = report.markdown(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "peak_rss_mb": 900.0,
+                                                     "n_reconstructed": 1}],
                            cfg, summary, "LPIPS skipped", "T")
     assert "| Ours (default pipeline) | 20% (0.20) | 20.000 | 0.900 | – | 20.000 |" in text
     assert "| Visible-only (no completion) | 2× | 15.000 |" in text
-    paths = report.plots(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "n_reconstructed": 1}],
+    paths = report.plots(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "peak_rss_mb": 900.0,
+                                                     "n_reconstructed": 1}],
                          cfg, tmp_path)
     assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)
+
+
+def test_run_scene_scores_a_perfect_method_highly_on_every_input(scene, monkeypatch):
+    """The benchmark loop with a stand-in method that returns the truth (the pipeline is judged elsewhere)."""
+    def truth_method(photo, camera, people, methods, device, quality):
+        assert people is not None and all(p.mask.shape == photo.rgb.shape[:2] for p in people)
+        pred = Prediction(camera=scene.camera, people=people,
+                          roots=[scene.people[p.id].body.root_world for p in people],
+                          gaussians=[scene.people[p.id].gaussians for p in people], seconds=1.0)
+        return {m: pred for m in methods}
+
+    monkeypatch.setattr(benchmark, "run_methods", truth_method)
+    cfg = benchmark.Config(seeds=[1000], n_people=[2], size=48, views=[0, 12], width=256, height=192,
+                           methods=("ours",))
+    records, grid = benchmark.run_scene(scene, cfg)
+    conditions = {r["condition"] for r in records}
+    assert conditions == {"occ20", "occ40", "occ60", "down2x", "down4x"}
+    assert all(r["matched"] and r["psnr"] > 30 for r in records), [(r["condition"], r["psnr"]) for r in records]
+    for level in (20, 40, 60):
+        ratios = [r["occlusion"] for r in records if r["condition"] == f"occ{level}"]
+        assert all(abs(x - level / 100) < 0.06 for x in ratios), ratios
+    assert len(grid["truth"]) == 2 and grid["input"].shape == (192, 256, 3)
+    summary = benchmark.summarize(records, cfg)
+    assert summary["psnr"]["20"] > 30 and summary["psnr_4x"] > 30

@@ -199,7 +199,7 @@ def test_visible_only_baseline_drops_hidden(scene: dict, built: list[types.Gauss
 
 def test_photometric_fit_improves_visible_psnr(scene: dict) -> None:
     """A short fit raises PSNR on the people's pixels of a textured photo (judged, like the
-    benchmark, at 256 px on the longer side; 1 px in from the outlines) by several dB."""
+    benchmark, at 256 px on the longer side; 1 px in from the outlines) by dBs."""
     cam, photo = scene["camera"], scene["textured"]
     s = 256 / max(W, H)
     w, h = round(W * s), round(H * s)
@@ -213,4 +213,4 @@ def test_photometric_fit_improves_visible_psnr(scene: dict) -> None:
         return float(-10 * np.log10(np.mean((rgb[0][seen] - target[seen]) ** 2)))
 
     before, after = psnr(0), psnr(25)
-    assert after > before + 3.0 and after > 24.0, (before, after)
+    assert after > before + 1.5 and after > 26.0, (before, after)

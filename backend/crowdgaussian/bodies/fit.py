@@ -5,7 +5,8 @@ the main bones (rotation vectors in body-local rest axes, as in make_body) and t
 phenotypes (weight, muscle, proportions). All persons are optimised together in one batch
 with Adam on:
 - 2D keypoints (Huber, in units of 10% of the person's size) of the visible landmarks;
-- BlazePose's 3D landmarks: directions of the limbs and torso (they resolve depth ambiguity);
+- BlazePose's 3D landmarks: directions of the limbs and torso (they resolve depth ambiguity),
+  turned from the landmark crop's view to the camera's (the crop looks along the person's ray);
 - silhouette: projected body points outside the allowed area (own mask, other people's masks
   that may hide the body, outside the frame) and own-mask pixels far from the projected body;
 - priors: small angles (strong on bones whose far end is not seen, so hidden legs stand
@@ -114,18 +115,22 @@ def _fit_model(device: str):
 
 def fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str = "cpu",
                report: Callable[[float, str], None] | None = None) -> tuple[list[Body], Camera]:
-    """Fit anny to each person; returns their Bodies and the camera placed in the world."""
-    with _one_thread(device):
-        return _fit_bodies(photo, people, camera, device, report or (lambda f, m: None))
+    """Fit anny to each person; returns their Bodies and the camera placed in the world.
+
+    The fit always runs on the CPU whatever `device` says: it is thousands of tiny tensor ops
+    (about 1 s per person on one core), which a GPU would not speed up.
+    """
+    del device  # part of the stage interface; see the docstring
+    with _one_thread():
+        return _fit_bodies(photo, people, camera, "cpu", report or (lambda f, m: None))
 
 
 @contextlib.contextmanager
-def _one_thread(device: str) -> Iterator[None]:
+def _one_thread() -> Iterator[None]:
     """Run torch on one CPU thread: the fit is thousands of tiny ops, and with 2 threads on a
     busy 2-core machine it measured 6x slower (19 s vs 3 s wall for 2 persons)."""
     before = torch.get_num_threads()
-    if device == "cpu":
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)
     try:
         yield
     finally:
@@ -139,7 +144,7 @@ def _fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str,
         return [], _with_world(camera, ground.camera_to_world(np.array([0.0, -1.0, 0.0]), 1.6))
     model = _fit_model(device)
     K = camera.K(photo.scale)
-    targets = _targets(photo, people, model, device)
+    targets = _targets(photo, people, model, device, K)
     names = list(model.bone_labels)
     fitted = torch.tensor([names.index(b) for b in POSE_PRIOR])
     adult = [dict(ADULT) for _ in people]
@@ -149,7 +154,7 @@ def _fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str,
               shape_steps=40)
 
     report(0.6, "placing people on the floor")
-    up, scales, cam_height = _floor(model, state, targets, fitted, K, people)
+    _, scales, _ = _floor(model, state, targets, fitted, K, people)
     phens = _phenotypes_for_heights(M.load_body_model(device), state, scales)
     state.rescale(scales, phens)
     _optimise(model, state, targets, K, fitted, iters=(0, 60), report=report, span=(0.6, 0.95),
@@ -169,7 +174,17 @@ def _with_world(camera: Camera, world_to_camera: np.ndarray) -> Camera:
 
 
 # ----------------------------------------------------------------------------- observations
-def _targets(photo: Photo, people: list[Person], model, device: str) -> Targets:
+def world_points_in_camera(person: Person, K: np.ndarray) -> np.ndarray:
+    """BlazePose's 3D landmarks turned from the crop's view (looking straight at the person)
+    to the camera's axes: rotated by the turn from the optical axis to the person's ray."""
+    anchors = [index(n) for n in TORSO if person.keypoints[index(n), 2] > VISIBLE]
+    centre = person.keypoints[anchors or [0], :2].mean(0)
+    ray = np.linalg.inv(K) @ np.r_[centre, 1.0]
+    turn = Rotation.align_vectors([ray / np.linalg.norm(ray)], [[0.0, 0.0, 1.0]])[0]
+    return turn.apply(person.keypoints_3d)
+
+
+def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarray) -> Targets:
     """Keypoint, 3D-direction and silhouette targets of every person."""
     h, w = photo.height, photo.width
     lmap = landmark_map(M.load_body_model(device))
@@ -193,8 +208,9 @@ def _targets(photo: Photo, people: list[Person], model, device: str) -> Targets:
         kp_w.append(weight)
         d, dw = np.zeros((len(SEGMENTS), 3)), np.zeros(len(SEGMENTS))
         if p.keypoints_3d is not None:
+            points = world_points_in_camera(p, K)
             for s, (a, b) in enumerate(SEGMENTS):
-                v = p.keypoints_3d[index(b)] - p.keypoints_3d[index(a)]
+                v = points[index(b)] - points[index(a)]
                 if np.linalg.norm(v) > 1e-6:
                     d[s], dw[s] = v / np.linalg.norm(v), min(weight[index(a)], weight[index(b)])
         dirs.append(d)
@@ -285,8 +301,9 @@ def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict])
         local = lms[i] - heads[i]
         torso = [index(n) for n in TORSO]
         if p.keypoints_3d is not None and np.isfinite(p.keypoints_3d[torso]).all():
+            points = world_points_in_camera(p, K)
             a = local[torso] - local[torso].mean(0)
-            b = p.keypoints_3d[torso] - p.keypoints_3d[torso].mean(0)
+            b = points[torso] - points[torso].mean(0)
             rot = Rotation.align_vectors(b, a)[0].as_matrix()
         else:
             rot = FACING_CAMERA.copy()
@@ -430,7 +447,7 @@ def _floor(model, state: State, t: Targets, fitted, K, people: list[Person], reo
         depths = state.translation()[:, 2].detach().numpy()
         occ = ground.occluders([p.mask.astype(bool) for p in people], list(uv))
         scales = scales * ground.order_depths(depths * scales, occ)
-        log.info("occlusion evidence (row hidden by column) %s", np.round(occ, 3).tolist())
+        log.debug("occlusion evidence (row hidden by column) %s", np.round(occ, 3).tolist())
     log.info("up %s camera height %.2f m, scales %s", np.round(up, 3), cam_height, np.round(scales, 3))
     return up, scales, cam_height
 
@@ -490,7 +507,8 @@ def _export(model, state: State, t: Targets, fitted, K, people: list[Person],
         visible = t.kp_w[i].numpy() > 0
         body = make_body(pose_i, dict(zip(M.PHENOTYPES, phen[i].tolist())), o2w, person.id,
                          root_offset=offset, device=str(model.device),
-                         extra_params={"visible_keypoints": int(visible.sum())})
+                         extra_params={"visible_keypoints": int(visible.sum()),
+                                       "feet_on_floor": bool(t.feet_seen[i])})
         body.reprojection_error_px = float(err[i][visible].mean()) if visible.any() else float("nan")
         bodies.append(body)
         log.info("person %d: height %.2f m, reprojection %.1f px", person.id, body.height_m,

@@ -1,6 +1,11 @@
-"""make_body(): a rigged, skinned Body from explicit anny parameters (no fitting)."""
+"""make_body(): a rigged, skinned Body from explicit anny parameters (no fitting).
+
+Recreate a body from its body.json: make_body(params["pose_rotvec"], params["phenotype"],
+params["object_to_world"], root_offset=params["root_offset"]).
+"""
 from __future__ import annotations
 
+import importlib.metadata
 from typing import Any, Mapping
 
 import numpy as np
@@ -65,7 +70,8 @@ def make_body(pose: PoseInput = None, phenotype: dict[str, float] | None = None,
     verts_world = verts_posed[0].cpu().numpy() @ o2w[:3, :3].T + o2w[:3, 3]
     root_world = o2w[:3, :3] @ posed_np[0, :3, 3] + o2w[:3, 3]
     params = {
-        "model": "anny", "rig": "anny (default, 104 bones)",
+        "model": "anny", "anny_version": importlib.metadata.version("anny"),
+        "rig": "anny (default rig, 104 bones, top-8 skin weights)",
         "phenotype": phen_dict,
         "pose_rotvec": rotvecs.tolist(),
         "pose_convention": "rotation vector per bone about its head, body-local rest axes",

@@ -7,9 +7,10 @@ runs the methods of `methods.py`; every true person is scored on the evaluation 
 """
 from __future__ import annotations
 
+import json
 import logging
-import os
-import threading
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -126,60 +127,20 @@ def run(cfg: Config) -> tuple[list[dict], list[dict], str]:
     return records, grids, message
 
 
-class PeakRss:
-    """Context manager sampling this process's resident memory; `.peak_mb` above the start."""
-
-    def __init__(self, interval: float = 0.05) -> None:
-        self.interval = interval
-        self.peak_mb = 0.0
-        self._stop = threading.Event()
-
-    @staticmethod
-    def _rss_mb() -> float:
-        """Current VmRSS in MiB (Linux /proc; 0 where unavailable)."""
-        try:
-            with open(f"/proc/{os.getpid()}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return float(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, self._rss_mb() - self._start)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRss:
-        self._start = self._rss_mb()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, self._rss_mb() - self._start)
-
-
 def scale_test(counts: tuple[int, ...], seed: int, cfg: Config) -> list[dict]:
-    """Time and peak extra memory of the default pipeline vs number of people in one photo."""
+    """Time and memory of the default pipeline vs number of people, one fresh process per count."""
     rows = []
     for n in counts:
-        scene = make_crowd(seed + n, n, cfg.width, cfg.height, cfg.truth_gaussians)
-        people = scene.oracle_people() if cfg.people_mode == "oracle" else None
-        with PeakRss() as mem:
-            start = time.perf_counter()
-            try:
-                preds = run_methods(scene.photo, scene.camera, people, ("ours",), cfg.device, cfg.quality)
-                found = len(preds["ours"].people)
-            except CrowdGaussianError as err:
-                log.warning("scale test with %d people: %s", n, err)
-                found = 0
-            seconds = time.perf_counter() - start
-        rows.append({"n_people": n, "seconds": seconds, "peak_mb": mem.peak_mb, "n_reconstructed": found})
-        log.info("scale: %d people, %.1f s, +%.0f MiB", n, seconds, mem.peak_mb)
+        job = {"n": n, "seed": seed + n, "width": cfg.width, "height": cfg.height,
+               "truth_gaussians": cfg.truth_gaussians, "people_mode": cfg.people_mode, "quality": cfg.quality,
+               "device": cfg.device}
+        proc = subprocess.run([sys.executable, "-m", "crowdgaussian.eval.scale", json.dumps(job)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"scale test with {n} people failed: {proc.stderr[-2000:]}")
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        log.info("scale: %d people, %.1f s, +%.0f MiB (peak RSS %.0f MiB)", n, rows[-1]["seconds"],
+                 rows[-1]["peak_mb"], rows[-1]["peak_rss_mb"])
     return rows
 
 

@@ -96,11 +96,12 @@ def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict,
 
 
 def scale_table(scale: list[dict]) -> list[str]:
-    """Markdown lines: time and peak memory of the default pipeline vs people in one photo."""
-    lines = ["## Cost vs number of people (default pipeline, one photo)", "",
-             "| People | Seconds | s / person | Peak extra memory (MiB) | Reconstructed |", "|---|---|---|---|---|"]
+    """Markdown lines: time and memory of the default pipeline vs people in one photo."""
+    lines = ["## Cost vs number of people (default pipeline, one photo, fresh process each, after a warm-up)",
+             "", "| People | Seconds | s / person | Memory added (MiB) | Process peak RSS (MiB) | Reconstructed |",
+             "|---|---|---|---|---|---|"]
     return lines + [f"| {s['n_people']} | {s['seconds']:.1f} | {s['seconds'] / s['n_people']:.1f} | "
-                    f"{s['peak_mb']:.0f} | {s['n_reconstructed']} |" for s in scale]
+                    f"{s['peak_mb']:.0f} | {s['peak_rss_mb']:.0f} | {s['n_reconstructed']} |" for s in scale]
 
 
 def _pyplot():
@@ -168,7 +169,7 @@ def scale_plot(scale: list[dict], path: Path) -> Path | None:
     ax.set_ylabel("seconds", color="C0")
     ax2 = ax.twinx()
     ax2.plot(n, [s["peak_mb"] for s in scale], "s-", color="C1")
-    ax2.set_ylabel("peak extra memory (MiB)", color="C1")
+    ax2.set_ylabel("memory added (MiB)", color="C1")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

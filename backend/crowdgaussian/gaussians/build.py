@@ -79,6 +79,8 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     dropped instead of completed (same fit otherwise).
     """
     report = report or (lambda f, m: None)
+    if not bodies:
+        return []
     by_id = {p.id: p for p in people}
     persons = [by_id[b.person_id] for b in bodies]
     w2c = np.asarray(camera.world_to_camera, dtype=np.float64)

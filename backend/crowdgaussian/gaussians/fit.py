@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 MAX_OFFSET = 0.03  # m: how far the fit may move a Gaussian along its normal
 MIN_OPACITY = 0.6  # never make the body see-through
 MAX_LOG_SCALE = 0.5  # the fit may grow or shrink a splat by at most e^0.5
+# Mip-Splatting's 2D filter: the screen-space blur keeps a splat's energy, so edge-on splats
+# at outlines do not smear a fat opaque rim (and Blender, which has no such blur, matches)
+RASTERIZE_MODE = "antialiased"
 
 
 @dataclass
@@ -75,11 +78,12 @@ def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera:
     cw, ch = max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))
     img = cv2.resize(photo_rgb[y0:y1, x0:x1], (cw, ch), interpolation=cv2.INTER_AREA)
     msk = cv2.resize(union[y0:y1, x0:x1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST)
-    k = K.astype(np.float64).copy()  # pixel centres: x_crop = (x - x0 + 0.5) * s - 0.5
-    k[0, 2] = (k[0, 2] - x0 + 0.5) * s - 0.5
-    k[1, 2] = (k[1, 2] - y0 + 0.5) * s - 0.5
-    k[:2, :2] *= s
-    k[:2, 2] += 0.5  # gsplat samples pixel (x, y) at (x + 0.5, y + 0.5)
+    sx, sy = cw / (x1 - x0), ch / (y1 - y0)  # exact per-axis scales of the resize
+    k = K.astype(np.float64).copy()  # continuous pixels (types.Camera): x_crop = (x - x0) * sx
+    k[0, 0] *= sx
+    k[1, 1] *= sy
+    k[0, 2] = (k[0, 2] - x0) * sx
+    k[1, 2] = (k[1, 2] - y0) * sy
     return FitTarget(torch.from_numpy(img.astype(np.float32) / 255.0), torch.from_numpy(msk > 0),
                      torch.from_numpy(world_to_camera.astype(np.float32)), torch.from_numpy(k.astype(np.float32)),
                      cw, ch)
@@ -119,7 +123,8 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
     for step in range(steps + 1):
         cols, ops, scales, offset = params()
         rgb, alpha, _ = rasterization(_world_means(p, offset), p.quats, scales, ops, cols,
-                                      target.viewmat[None], target.K[None], target.width, target.height)
+                                      target.viewmat[None], target.K[None], target.width, target.height,
+                                      rasterize_mode=RASTERIZE_MODE)
         # over the photo itself: a pixel the splats do not cover costs nothing in colour (the
         # silhouette term handles coverage), so colours never brighten to make up for a gap
         rgb, alpha = rgb[0] + (1 - alpha[0]) * target.image, alpha[0]

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from crowdgaussian import types
+from crowdgaussian.gaussians.fit import RASTERIZE_MODE
 from crowdgaussian.render import rasterization
 
 
@@ -23,20 +24,19 @@ def render_people(gaussians_list: list[types.Gaussians], viewmats: np.ndarray, K
                   device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """(rgb [C, H, W, 3] float 0..1 over `background`, alpha [C, H, W, 1]) of all people together.
 
-    Ks use our convention (integer pixel centres, like `Camera.K`), not gsplat's.
+    Ks as `Camera.K`: continuous pixel coordinates, which is gsplat's convention too.
     """
     n_cams = len(viewmats)
     if not gaussians_list or sum(len(g.means) for g in gaussians_list) == 0:
         rgb = np.broadcast_to(np.asarray(background, np.float32), (n_cams, height, width, 3)).copy()
         return rgb, np.zeros((n_cams, height, width, 1), np.float32)
     t = to_torch(gaussians_list, device)
-    ks = torch.as_tensor(np.asarray(Ks), dtype=torch.float32, device=device).clone()
-    ks[:, :2, 2] += 0.5  # to gsplat's convention: pixel (x, y) sampled at (x + 0.5, y + 0.5)
+    ks = torch.as_tensor(np.asarray(Ks), dtype=torch.float32, device=device)
     bg = torch.tensor(background, dtype=torch.float32, device=device).expand(n_cams, 3)
     with torch.no_grad():
         rgb, alpha, _ = rasterization(
             t["means"], t["quats"], t["scales"], t["opacities"], t["colors"],
             torch.as_tensor(np.asarray(viewmats), dtype=torch.float32, device=device),
             ks,
-            int(width), int(height), backgrounds=bg)
+            int(width), int(height), backgrounds=bg, rasterize_mode=RASTERIZE_MODE)
     return rgb.clamp(0, 1).cpu().numpy(), alpha.cpu().numpy()

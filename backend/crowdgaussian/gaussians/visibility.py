@@ -45,12 +45,17 @@ def _zbuffer(px: np.ndarray, faces: np.ndarray, height: int, width: int) -> tupl
 
 
 def project(points: np.ndarray, world_to_camera: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """[N, 3] = (x px, y px, camera depth) of world points."""
+    """[N, 3] = (column, row, camera depth) of world points, in pixel-index units.
+
+    K is in continuous pixel coordinates (types.Camera: pixel i spans [i, i + 1)); the
+    result is shifted by -0.5 so that pixel i's centre is at i, which is what the z-buffer,
+    array indexing and cv2.remap expect.
+    """
     cam = points @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
     z = cam[:, 2]
     uv = cam @ K.T
     safe = np.where(np.abs(z) < 1e-9, 1e-9, z)
-    return np.stack([uv[:, 0] / safe, uv[:, 1] / safe, z], axis=1)
+    return np.stack([uv[:, 0] / safe - 0.5, uv[:, 1] / safe - 0.5, z], axis=1)
 
 
 def body_zbuffer(bodies: list[types.Body], world_to_camera: np.ndarray, K: np.ndarray,
