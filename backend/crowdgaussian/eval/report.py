@@ -145,12 +145,15 @@ def plots(records: list[dict], scale: list[dict], cfg: Config, out_dir: Path, pr
     plt = _pyplot()
     if plt is None:
         return []
+    factors, conditions = list(cfg.downsample), [f"down{f}x" for f in cfg.downsample]
+    if 0.0 in cfg.levels:  # the unoccluded full-resolution input is the 1x point
+        factors, conditions = [1, *factors], ["occ0", *conditions]
     paths = [
         _metric_plot(plt, records, cfg, [lv * 100 for lv in cfg.levels],
                      [f"occ{round(lv * 100)}" for lv in cfg.levels], "occlusion ratio (%)",
                      out_dir / f"{prefix}_occlusion.png"),
-        _metric_plot(plt, records, cfg, list(cfg.downsample), [f"down{f}x" for f in cfg.downsample],
-                     "downsampling factor", out_dir / f"{prefix}_downsampling.png")]
+        _metric_plot(plt, records, cfg, factors, conditions, "downsampling factor",
+                     out_dir / f"{prefix}_downsampling.png")]
     if scale:
         paths.append(scale_plot(scale, out_dir / f"{prefix}_scale.png"))
     return [p for p in paths if p is not None]

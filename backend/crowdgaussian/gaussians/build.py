@@ -15,7 +15,7 @@ from crowdgaussian.gaussians.complete import complete_colours
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FIT_STEPS = {"cpu": 50, "cuda": 300}
+DEFAULT_FIT_STEPS = {"cpu": 100, "cuda": 300}
 INIT_OPACITY = 0.95
 
 
@@ -57,9 +57,14 @@ def _photo_colours(photo: types.Photo, means: np.ndarray, world_to_camera: np.nd
     """[N, 3] photo colour (0..1, bilinear, lightly blurred) at each Gaussian's projection."""
     img = cv2.GaussianBlur(photo.rgb, (0, 0), sigmaX=max(0.5, 0.0015 * max(photo.width, photo.height)))
     px = visibility.project(means, world_to_camera, K)[:, :2].astype(np.float32)
-    out = cv2.remap(img, px[:, 0:1].copy(), px[:, 1:2].copy(), interpolation=cv2.INTER_LINEAR,
+    n = len(px)
+    cols = 1024  # cv2.remap maps must stay below 32767 rows: lay the points out as a 2D grid
+    grid = np.zeros((-(-n // cols) * cols, 2), np.float32)
+    grid[:n] = px
+    grid = grid.reshape(-1, cols, 2)
+    out = cv2.remap(img, grid[..., 0].copy(), grid[..., 1].copy(), interpolation=cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(-1, 3).astype(np.float64) / 255.0
+    return out.reshape(-1, 3)[:n].astype(np.float64) / 255.0
 
 
 def _erode(mask: np.ndarray, frac: float = 0.002) -> np.ndarray:
@@ -89,8 +94,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     anchored = [anchor_body(b, n_per_person, seed=i) for i, b in enumerate(bodies)]
     report(0.1, "depth test across people")
     depth, owner, _ = visibility.body_zbuffer(bodies, w2c, K, photo.width, photo.height)
-    everywhere = np.ones((photo.height, photo.width), bool)
-    colours, seen, fit_colour, in_view = [], [], [], []
+    colours, seen, fit_colour = [], [], []
     for i, (person, body, a) in enumerate(zip(persons, bodies, anchored)):
         # colour only from pixels well inside both the mask and the body's own z-buffer region
         core = _erode(person.mask & (owner == i))
@@ -103,14 +107,13 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
         colours.append(col)
         seen.append(vis)
         fit_colour.append(loose | vis)
-        # the fit renders only what can reach the photo: not behind any body surface
-        in_view.append(visibility.visible_gaussians(a.means, a.normals, everywhere, depth, w2c, K,
-                                                    min_facing=-0.3) | vis)
         log.info("person %d: %d / %d Gaussians seen by the photo", body.person_id, int(vis.sum()), len(vis))
     keep = [np.ones(len(v), bool) if complete else v for v in seen]
     steps = DEFAULT_FIT_STEPS.get(device, 50) if fit_steps is None else int(fit_steps)
     report(0.25, "photometric fit")
-    active = [kp & iv for kp, iv in zip(keep, in_view)]
+    # every kept Gaussian takes part in the fit, so the fitted state is exactly what renders
+    # (Gaussians left out kept their start values and stuck out of the outline as opaque rims)
+    active = keep
     fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, seen, active, w2c, K, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
     out = []

@@ -24,12 +24,13 @@ from crowdgaussian.render import rasterization
 
 log = logging.getLogger(__name__)
 
-MAX_OFFSET = 0.03  # m: how far the fit may move a Gaussian along its normal
+MAX_OFFSET = 0.06  # m: how far the fit may move a Gaussian along its normal (clothes, hair)
 MIN_OPACITY = 0.6  # never make the body see-through
 MAX_LOG_SCALE = 0.5  # the fit may grow or shrink a splat by at most e^0.5
-# Mip-Splatting's 2D filter: the screen-space blur keeps a splat's energy, so edge-on splats
-# at outlines do not smear a fat opaque rim (and Blender, which has no such blur, matches)
-RASTERIZE_MODE = "antialiased"
+# Classic 3DGS image formation (0.3 px^2 screen blur): what INRIA-style viewers and the Blender
+# importer render, so the PLY looks in them as it did in the fit (fitting in gsplat's
+# "antialiased" mode cost 4-6 dB when the same Gaussians were then rendered classically).
+RASTERIZE_MODE = "classic"
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
 
 
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
-        silhouette_weight: float = 4.0, offset_weight: float = 0.02, colour_weight: float = 0.1
+        silhouette_weight: float = 20.0, offset_weight: float = 0.02, colour_weight: float = 0.1
         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
     col_logit = torch.logit(p.colors.clamp(0.01, 0.99)).clone().requires_grad_(True)
