@@ -175,7 +175,10 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
         opacities=torch.full((int(sum(ac.sum() for ac in active)),), INIT_OPACITY, device=device),
         colors=cat([c[ac] for c, ac in zip(colours, active)]),
         fit_colour=torch.from_numpy(np.concatenate([fc[ac] for fc, ac in zip(fit_colour, active)])).to(device),
-        anchored_colour=torch.from_numpy(np.concatenate([~s[ac] for s, ac in zip(seen, active)])).to(device))
+        anchored_colour=torch.from_numpy(np.concatenate([~s[ac] for s, ac in zip(seen, active)])).to(device),
+        neighbours=torch.from_numpy(np.concatenate(
+            [fit.surface_neighbours(a.means_rest[ac]) + base for a, ac, base in
+             zip(anchored, active, np.cumsum([0] + [int(ac.sum()) for ac in active])[:-1])])).to(device))
     target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K)
     target = fit.FitTarget(*(t.to(device) if isinstance(t, torch.Tensor) else t
                              for t in (target.image, target.mask, target.viewmat, target.K,

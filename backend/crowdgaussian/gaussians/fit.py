@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from crowdgaussian.gaussians.anchor import anchor_points_torch
 from crowdgaussian.render import rasterization
@@ -63,6 +64,7 @@ class FitParams:
     colors: torch.Tensor  # [N, 3]
     fit_colour: torch.Tensor  # [N] bool: colour may change (the photo sees it)
     anchored_colour: torch.Tensor  # [N] bool: colour pulled back to its start (seen only at grazing angles)
+    neighbours: torch.Tensor  # [N, k] indices of each Gaussian's nearest rest-pose neighbours
 
 
 def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera: np.ndarray,
@@ -96,9 +98,15 @@ def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nij,nj->ni", p.linear, rest) + p.translation
 
 
+def surface_neighbours(points: np.ndarray, k: int = 8) -> np.ndarray:
+    """[N, k] indices of each point's k nearest other points (rest pose: neighbours on the body)."""
+    k = max(1, min(k, len(points) - 1))
+    return cKDTree(points).query(points, k=k + 1)[1][:, 1:].astype(np.int64)
+
+
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
-        silhouette_weight: float = 20.0, offset_weight: float = 0.02, colour_weight: float = 0.1
-        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        silhouette_weight: float = 20.0, offset_weight: float = 0.02, colour_weight: float = 0.1,
+        smooth_weight: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
     col_logit = torch.logit(p.colors.clamp(0.01, 0.99)).clone().requires_grad_(True)
     op0 = ((p.opacities.clamp(MIN_OPACITY + 0.01, 0.995) - MIN_OPACITY) / (1 - MIN_OPACITY))
@@ -114,10 +122,14 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
     stats: dict = {"psnr_before": None, "psnr_after": None}
     t0, cpu0 = time.perf_counter(), time.process_time()
 
+    op_start, dscale_start = op_logit.detach().clone(), dscale.detach().clone()
+
     def params() -> tuple[torch.Tensor, ...]:
+        # what the photo never sees keeps its colour, opacity and size (completion stays whole);
+        # offsets move everywhere, held smooth over the surface (see the smoothness term)
         cols = torch.sigmoid(torch.where(frozen[:, None], col0, col_logit))
-        ops = MIN_OPACITY + (1 - MIN_OPACITY) * torch.sigmoid(op_logit)
-        scales = p.scales * torch.exp(MAX_LOG_SCALE * torch.tanh(dscale))
+        ops = MIN_OPACITY + (1 - MIN_OPACITY) * torch.sigmoid(torch.where(frozen, op_start, op_logit))
+        scales = p.scales * torch.exp(MAX_LOG_SCALE * torch.tanh(torch.where(frozen[:, None], dscale_start, dscale)))
         offset = MAX_OFFSET * torch.tanh(off_raw)
         return cols, ops, scales, offset
 
@@ -142,6 +154,10 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
         loss = loss + silhouette_weight * ((alpha - inside) ** 2).mean()  # offsets pull the outline onto the mask
         # keep the surface smooth and grazing splats near their completed colour (no speckles from the side)
         loss = loss + offset_weight * ((offset / MAX_OFFSET) ** 2).mean()
+        # offsets vary smoothly over the surface: an outline pulled in shrinks the whole limb
+        # instead of sinking single splats into the body (which opened see-through holes)
+        rough = offset - offset[p.neighbours].mean(dim=1)
+        loss = loss + smooth_weight * ((rough / MAX_OFFSET) ** 2).mean()
         loss = loss + colour_weight * (pulled * torch.abs(cols - start_rgb)).mean()
         opt.zero_grad()
         loss.backward()
