@@ -101,7 +101,7 @@ def _pose_arms(bpy: object, degrees: float) -> None:
 
 
 def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
-    """crowd_camera.png (photo camera, over the photo) and crowd_side.png (side view, posed)."""
+    """crowd_camera.png (photo camera, over grey) and crowd_side.png (side view, posed)."""
     from PIL import Image
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,16 +113,13 @@ def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
         cycles_settings(scene, percent)
         bpy.ops.crowdgaussian.import_bundle(directory=str(bundle.resolve()), viewport_display="SPLATS")
         scene.render.film_transparent = True
-        photo_cam = scene.camera
         camera_png = out_dir / "crowd_camera.png"
         scene.render.filepath = str(camera_png)
         bpy.ops.render.render(write_still=True)
+        # over plain grey, not over the photo: the sample photos are not ours to commit
         render = np.asarray(Image.open(camera_png).convert("RGBA"), dtype=np.float64) / 255.0
-        photo_file = Path(photo_cam.data.background_images[0].image.filepath_from_user())
-        photo = np.asarray(Image.open(photo_file).convert("RGB").resize(render.shape[1::-1]), dtype=np.float64) / 255.0
-        dimmed = 0.35 * photo + 0.65 * 0.5
         a = render[..., 3:4]
-        Image.fromarray((255 * (render[..., :3] * a + dimmed * (1 - a))).round().astype(np.uint8)).save(camera_png)
+        Image.fromarray((255 * (render[..., :3] * a + 0.5 * (1 - a))).round().astype(np.uint8)).save(camera_png)
 
         corners = np.array([np.array(o.matrix_world @ Vector(c)) for o in bpy.data.objects
                             if o.name.endswith(" Splats") for c in o.bound_box])

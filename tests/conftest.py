@@ -1,31 +1,15 @@
 """Shared fixtures: the real photos shipped in the ultralytics wheel, and one real bundle per session."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from support import asset, run_cli
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any test module imports torch (see crowdgaussian/__init__)
-
-
-def asset(name: str) -> Path:
-    """A photo from the installed ultralytics package (files only; the package is never imported)."""
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or spec.origin is None:
-        pytest.skip("ultralytics (for its sample photos) is not installed: run `python3 build.py test`")
-    path = Path(spec.origin).parent / "assets" / name
-    assert path.is_file(), path
-    return path
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """Run `python -m crowdgaussian ARGS`, capturing stdout (protocol) and stderr (log)."""
-    return subprocess.run([sys.executable, "-m", "crowdgaussian", *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="session")

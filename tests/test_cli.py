@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from support import run_cli
 
 
 def _no_leftovers(parent) -> None:

@@ -161,21 +161,9 @@ def test_invalid_bundles_are_refused(small_bundle: Path, tmp_path: Path, run_ble
         assert out["new_objects"] == 0
 
 
-def _real_bundle() -> Path | None:
-    """The backend's demo bundle (`python3 build.py demo` writes out/demo) or $CROWDGAUSSIAN_REAL_BUNDLE."""
-    import os
-
-    candidates = [os.environ.get("CROWDGAUSSIAN_REAL_BUNDLE"), Path(__file__).resolve().parents[2] / "out" / "demo"]
-    for path in candidates:
-        if path and (Path(path) / "manifest.json").is_file():
-            return Path(path)
-    return None
-
-
-@pytest.mark.skipif(_real_bundle() is None, reason="no real bundle (run `python3 build.py demo` first)")
-def test_real_bundle_imports_and_reproduces_world_positions(run_blender) -> None:
+def test_real_bundle_imports_and_reproduces_world_positions(bus_bundle: Path, run_blender) -> None:
     """The pipeline's bundle: every person imported; Blender's pose evaluation lands on the bundle's world data."""
-    bundle = _real_bundle()
+    bundle = bus_bundle  # bus.jpg through the real CLI, once per session (tests/conftest.py)
     manifest = json.loads((bundle / "manifest.json").read_text())
     out = run_blender("import", timeout=600, bundle=str(bundle))
     assert out["result"] == ["FINISHED"]

@@ -77,20 +77,11 @@ def test_eevee_matches_rasterizer(small_bundle: Path, tmp_path: Path, run_blende
     assert _parity("BLENDER_EEVEE", small_bundle, tmp_path, run_blender, pose) >= GOALS_DB["BLENDER_EEVEE"]
 
 
-def _real_bundle() -> Path | None:
-    """The backend's demo bundle (`python3 build.py demo` writes out/demo) or $CROWDGAUSSIAN_REAL_BUNDLE."""
-    for path in (os.environ.get("CROWDGAUSSIAN_REAL_BUNDLE"), Path(__file__).resolve().parents[2] / "out" / "demo"):
-        if path and (Path(path) / "manifest.json").is_file():
-            return Path(path)
-    return None
-
-
-@pytest.mark.skipif(_real_bundle() is None, reason="no real bundle (run `python3 build.py demo` first)")
-def test_real_bundle_cycles_matches_rasterizer(tmp_path: Path, run_blender) -> None:
+def test_real_bundle_cycles_matches_rasterizer(bus_bundle: Path, tmp_path: Path, run_blender) -> None:
     """The pipeline's bundle through the photo camera at ~25%: Cycles vs the rasterizer; also vs the photo."""
     from PIL import Image
 
-    bundle = _real_bundle()
+    bundle = bus_bundle  # bus.jpg through the real CLI, once per session (tests/conftest.py)
     manifest = json.loads((bundle / "manifest.json").read_text())
     percent = max(5, min(100, round(100 * 320 / manifest["image"]["width"])))
     png = tmp_path / "real.png"
