@@ -107,6 +107,15 @@ def _col_range(dy: float, mx: float, a: float, b: float, c: float, s_max: float,
             min(x_hi, int(math.floor(mx - centre + half - 0.5))))
 
 
+@nb.njit(cache=True, inline="always")
+def _tile_bounds(tile, tiles_per_cam, tiles_x, tile_size, width, height):
+    """(camera, first x, first y, last x, last y) of flat tile index `tile` (inclusive pixels)."""
+    t = tile % tiles_per_cam
+    x_lo = (t % tiles_x) * tile_size
+    y_lo = (t // tiles_x) * tile_size
+    return tile // tiles_per_cam, x_lo, y_lo, min(x_lo + tile_size, width) - 1, min(y_lo + tile_size, height) - 1
+
+
 @nb.njit(cache=True, parallel=True)
 def rasterize_forward(means2d, conics, colors, opacities, offsets, flat_ids, width, height,
                       tile_size, tiles_x, tiles_per_cam, out_color, out_trans, out_last):
@@ -115,12 +124,7 @@ def rasterize_forward(means2d, conics, colors, opacities, offsets, flat_ids, wid
     n_tiles = offsets.shape[0] - 1
     n_ch = colors.shape[1]
     for tile in nb.prange(n_tiles):
-        cam = tile // tiles_per_cam
-        t = tile % tiles_per_cam
-        x_lo = (t % tiles_x) * tile_size
-        y_lo = (t // tiles_x) * tile_size
-        x_hi = min(x_lo + tile_size, width) - 1
-        y_hi = min(y_lo + tile_size, height) - 1
+        cam, x_lo, y_lo, x_hi, y_hi = _tile_bounds(tile, tiles_per_cam, tiles_x, tile_size, width, height)
         tw = x_hi - x_lo + 1
         n_px = tw * (y_hi - y_lo + 1)
         trans = np.ones(n_px)
@@ -182,12 +186,7 @@ def rasterize_backward(means2d, conics, colors, opacities, offsets, flat_ids, wi
     n_tiles = offsets.shape[0] - 1
     n_ch = colors.shape[1]
     for tile in nb.prange(n_tiles):
-        cam = tile // tiles_per_cam
-        t = tile % tiles_per_cam
-        x_lo = (t % tiles_x) * tile_size
-        y_lo = (t // tiles_x) * tile_size
-        x_hi = min(x_lo + tile_size, width) - 1
-        y_hi = min(y_lo + tile_size, height) - 1
+        cam, x_lo, y_lo, x_hi, y_hi = _tile_bounds(tile, tiles_per_cam, tiles_x, tile_size, width, height)
         tw = x_hi - x_lo + 1
         n_px = tw * (y_hi - y_lo + 1)
         trans = np.empty(n_px)
