@@ -22,12 +22,25 @@ def zidane_photo() -> Path:
     return asset("zidane.jpg")
 
 
-@pytest.fixture(scope="session")
-def bus_bundle(tmp_path_factory, bus_photo) -> Path:
-    """bus.jpg reconstructed once per test session through the real CLI (JSON progress)."""
-    out = tmp_path_factory.mktemp("bus") / "bundle"
-    proc = run_cli("reconstruct", bus_photo, "-o", out, "--progress", "json", "--device", "cpu")
+def _reconstruct(tmp_path_factory: pytest.TempPathFactory, photo: Path) -> Path:
+    """`photo` through the real CLI with JSON progress; checks the protocol's final line."""
+    out = tmp_path_factory.mktemp(photo.stem) / "bundle"
+    proc = run_cli("reconstruct", photo, "-o", out, "--progress", "json", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert lines[-1] == {"result": str(out)}
+    fractions = [line["progress"] for line in lines[:-1]]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
     return out
+
+
+@pytest.fixture(scope="session")
+def bus_bundle(tmp_path_factory, bus_photo) -> Path:
+    """bus.jpg reconstructed once per test session."""
+    return _reconstruct(tmp_path_factory, bus_photo)
+
+
+@pytest.fixture(scope="session")
+def zidane_bundle(tmp_path_factory, zidane_photo) -> Path:
+    """zidane.jpg reconstructed once per test session."""
+    return _reconstruct(tmp_path_factory, zidane_photo)

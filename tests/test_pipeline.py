@@ -1,8 +1,9 @@
-"""End to end on a real photo: bus.jpg -> bundle, checked file by file and by rendering it back."""
+"""End to end on real photos: bus.jpg / zidane.jpg -> bundle, checked file by file and by rendering it back."""
 from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,9 +20,14 @@ PLY_FIELDS = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0",
               "rot_0", "rot_1", "rot_2", "rot_3"]
 
 
+@pytest.fixture(scope="module", params=["bus", "zidane"])
+def bundle(request) -> Path:
+    return request.getfixturevalue(f"{request.param}_bundle")
+
+
 @pytest.fixture(scope="module")
-def manifest(bus_bundle):
-    return validate_bundle(bus_bundle)
+def manifest(bundle):
+    return validate_bundle(bundle)
 
 
 def _render(gaussian_sets, viewmat, K, w, h):
@@ -36,25 +42,28 @@ def _render(gaussian_sets, viewmat, K, w, h):
 
 
 @pytest.fixture(scope="module")
-def photo_view(bus_bundle, manifest):
+def photo_view(bundle, manifest):
     """Per-person renders through the photo camera at 256 px on the longer side."""
     cam = manifest["camera"]
     W, H = manifest["image"]["width"], manifest["image"]["height"]
     s = 256 / max(W, H)
     w, h = round(W * s), round(H * s)
     K = np.array([[cam["fx"] * s, 0, cam["cx"] * s], [0, cam["fy"] * s, cam["cy"] * s], [0, 0, 1]])
-    plys = [read_gaussians_ply(bus_bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
-    photo = np.asarray(Image.open(bus_bundle / manifest["image"]["file"]).convert("RGB").resize((w, h), Image.LANCZOS))
-    masks = [np.asarray(Image.open(bus_bundle / p["files"]["mask"]).resize((w, h), Image.BILINEAR)) >= 128
+    plys = [read_gaussians_ply(bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
+    photo = np.asarray(Image.open(bundle / manifest["image"]["file"]).convert("RGB").resize((w, h), Image.LANCZOS))
+    masks = [np.asarray(Image.open(bundle / p["files"]["mask"]).resize((w, h), Image.BILINEAR)) >= 128
              for p in manifest["persons"]]
     return {"all": _render(plys, cam["world_to_camera"], K, w, h),
             "each": [_render([g], cam["world_to_camera"], K, w, h) for g in plys],
             "photo": photo.astype(np.float64) / 255.0, "masks": masks, "plys": plys}
 
 
-def test_every_person_is_found(manifest):
-    """The two walking men and the person cut by the right border (the headless person cut by
-    the left border is a known miss: see the strict xfail in test_people.py)."""
+def test_every_person_is_found(bus_bundle, zidane_bundle):
+    """bus.jpg: the two walking men and the person cut by the right border (the headless person
+    cut by the left border is a known miss: see the strict xfail in test_people.py); zidane.jpg:
+    both men."""
+    assert len(validate_bundle(zidane_bundle)["persons"]) == 2
+    manifest = validate_bundle(bus_bundle)
     persons = manifest["persons"]
     assert len(persons) >= 3
     W = manifest["image"]["width"]
@@ -62,33 +71,33 @@ def test_every_person_is_found(manifest):
     assert centres[-1] > 0.85 and any(p["truncated"] for p in persons)
 
 
-def test_bundle_files_are_valid(bus_bundle, manifest):
+def test_bundle_files_are_valid(bundle, manifest):
     assert manifest["format"] == "crowdgaussian.bundle" and manifest["version"] == 1
     cam = manifest["camera"]
     assert np.allclose(np.asarray(cam["world_to_camera"])[3], [0, 0, 0, 1])
     for p in manifest["persons"]:
-        ply = PlyData.read(str(bus_bundle / p["files"]["gaussians"]))  # an independent reader
+        ply = PlyData.read(str(bundle / p["files"]["gaussians"]))  # an independent reader
         names = ply["vertex"].data.dtype.names
         assert all(f in names for f in PLY_FIELDS)
         n = len(ply["vertex"].data)
         assert n >= 20000
         data = np.stack([ply["vertex"][f] for f in PLY_FIELDS], 1)
         assert np.isfinite(data).all()
-        rest = read_gaussians_ply(bus_bundle / p["files"]["gaussians_rest"])
+        rest = read_gaussians_ply(bundle / p["files"]["gaussians_rest"])
         assert len(rest["means"]) == n
-        skin = np.load(bus_bundle / p["files"]["skin"])
+        skin = np.load(bundle / p["files"]["skin"])
         assert skin["indices"].shape == skin["weights"].shape and skin["indices"].shape[0] == n
         np.testing.assert_allclose(skin["weights"].sum(1), 1.0, atol=1e-4)
-        body = np.load(bus_bundle / p["files"]["body"])
+        body = np.load(bundle / p["files"]["body"])
         assert body["faces"].max() < len(body["vertices_rest"])
-        rig = json.loads((bus_bundle / p["files"]["rig"]).read_text())
+        rig = json.loads((bundle / p["files"]["rig"]).read_text())
         assert skin["indices"].max() < len(rig["bones"]) and body["skin_indices"].max() < len(rig["bones"])
         for bone in rig["bones"]:
             assert set(bone) >= {"name", "parent", "head", "tail", "roll", "pose_quaternion"}
-        mask = np.asarray(Image.open(bus_bundle / p["files"]["mask"]))
+        mask = np.asarray(Image.open(bundle / p["files"]["mask"]))
         assert mask.shape == (manifest["image"]["height"], manifest["image"]["width"]) and mask.max() == 255
     for name in ("detections", "overlay", "views"):
-        assert (bus_bundle / manifest["previews"][name]).is_file()
+        assert (bundle / manifest["previews"][name]).is_file()
 
 
 def test_render_through_photo_camera_matches_photo(photo_view):
@@ -107,8 +116,8 @@ def test_silhouette_matches_person_masks(photo_view):
     assert iou >= 0.7, iou
 
 
-def test_bodies_are_plausible_and_three_dimensional(bus_bundle, manifest):
-    for p, ply in zip(manifest["persons"], [read_gaussians_ply(bus_bundle / q["files"]["gaussians_rest"])
+def test_bodies_are_plausible_and_three_dimensional(bundle, manifest):
+    for p, ply in zip(manifest["persons"], [read_gaussians_ply(bundle / q["files"]["gaussians_rest"])
                                             for q in manifest["persons"]]):
         assert 0.7 <= p["height_m"] <= 2.3
         # rest frame: facing -Y, Z up; a billboard would have no depth along Y.
@@ -117,8 +126,12 @@ def test_bodies_are_plausible_and_three_dimensional(bus_bundle, manifest):
         assert depth > 0.15 and depth > 0.25 * width
 
 
-def test_depth_order_is_consistent_with_occlusions(photo_view):
+def test_depth_order_is_consistent_with_occlusions(photo_view, request):
     """Where two people's renders overlap, the one owning those photo pixels must be nearer."""
+    if request.node.callspec.params["bundle"] == "zidane":
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=(
+            "known: the landmark model never puts Zidane's pointing arm on his skeleton, so its "
+            "pixels go to Ancelotti's mask while the 3D bodies (correctly) put the arm in front")))
     each, masks = photo_view["each"], photo_view["masks"]
     checked = 0
     for a in range(len(each)):
