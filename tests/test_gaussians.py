@@ -222,3 +222,15 @@ def test_photometric_fit_improves_visible_psnr(scene: dict) -> None:
 
     before, after = psnr(0), psnr(25)
     assert after > before + 1.5 and after > 26.0, (before, after)
+
+
+def test_surface_neighbours_keep_their_shape_for_tiny_sets() -> None:
+    """A person with only a handful of seen splats (visible-only baseline) still gets [N, 8] rows."""
+    from crowdgaussian.gaussians.fit import surface_neighbours
+
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 3, 50):
+        nb = surface_neighbours(rng.random((n, 3)))
+        assert nb.shape == (n, 8) and (nb < max(n, 1)).all()
+        if n > 1:
+            assert not (nb[:, 0] == np.arange(n)).any()  # the nearest neighbour is another point

@@ -99,9 +99,16 @@ def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
 
 
 def surface_neighbours(points: np.ndarray, k: int = 8) -> np.ndarray:
-    """[N, k] indices of each point's k nearest other points (rest pose: neighbours on the body)."""
-    k = max(1, min(k, len(points) - 1))
-    return cKDTree(points).query(points, k=k + 1)[1][:, 1:].astype(np.int64)
+    """[N, k] indices of each point's k nearest other points (rest pose: neighbours on the body).
+
+    With fewer than k + 1 points the missing neighbours are the point itself (no pull).
+    """
+    n = len(points)
+    out = np.repeat(np.arange(n, dtype=np.int64)[:, None], k, axis=1)
+    if n > 1:
+        found = min(k, n - 1)
+        out[:, :found] = cKDTree(points).query(points, k=found + 1)[1][:, 1:]
+    return out
 
 
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
