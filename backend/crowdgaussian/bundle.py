@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from . import __version__
 from .errors import CrowdGaussianError
 from .ply import write_gaussians_ply
 from .types import Body, Camera, Gaussians, Person, Photo
@@ -150,7 +151,7 @@ def _write_contents(root: Path, scene: SceneResult, previews: dict[str, np.ndarr
                         "num_gaussians": int(len(gs.means)), "files": files})
     manifest = {
         "format": FORMAT, "version": VERSION,
-        "generator": "crowdgaussian " + __import__("crowdgaussian").__version__,
+        "generator": f"crowdgaussian {__version__}",
         "coordinate_system": "world: meters, Z up, ground plane z = 0 (same axes as Blender); "
                              "camera: OpenCV (x right, y down, z forward)",
         "image": {"file": image_name, "width": photo.full_width, "height": photo.full_height},

@@ -10,7 +10,7 @@ from .camera import default_camera
 from .errors import CrowdGaussianError
 from .image_io import load_photo
 from .progress import Progress
-from .types import Camera, Photo
+from .types import Camera, Person, Photo
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def resolve_device(device: str) -> str:
 
 def reconstruct_scene(photo: Photo, camera: Camera | None = None, device: str = "cpu",
                       max_persons: int | None = None, complete: bool = True, quality: str = "default",
-                      progress: Progress | None = None, people: list | None = None) -> SceneResult:
+                      progress: Progress | None = None, people: list[Person] | None = None) -> SceneResult:
     """Run people -> bodies -> gaussians on a decoded photo, in memory.
 
     `people` may be given (e.g. ground-truth detections in the quality benchmark) to skip
