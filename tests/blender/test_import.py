@@ -7,7 +7,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 from bundle_fixture import BONES, blend_matrices, quat_matrix, rig_deform, skin_gaussians
 from crowdgaussian.ply import read_gaussians_ply
 

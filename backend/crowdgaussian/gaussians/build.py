@@ -113,8 +113,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     report(0.25, "photometric fit")
     # every kept Gaussian takes part in the fit, so the fitted state is exactly what renders
     # (Gaussians left out kept their start values and stuck out of the outline as opaque rims)
-    active = keep
-    fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, seen, active, w2c, K, steps, device,
+    fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, seen, keep, w2c, K, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
     out = []
     for body, a, vis, kp, (cols, ops, scales, offset) in zip(bodies, anchored, seen, keep, fitted):
