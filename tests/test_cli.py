@@ -1,6 +1,7 @@
 """The CLI's contract on bad input: one line, non-zero exit, no output folder, nothing half-written."""
 from __future__ import annotations
 
+import io
 import json
 import os
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from crowdgaussian.progress import Progress
 from support import run_cli
 
 
@@ -77,3 +79,13 @@ def test_help_explains_every_option():
     proc = run_cli("reconstruct", "--help")
     for option in ("--device", "--max-persons", "--progress", "--overwrite", "--quality", "-o"):
         assert option in proc.stdout
+
+
+def test_progress_bar_draws_each_update_once():
+    stream = io.StringIO()
+    progress = Progress({"people": 1.0, "bodies": 1.0}, "bar", stream)
+    with progress.stage("people") as report:
+        report(0.5, "halfway")
+    text = stream.getvalue()
+    assert [text.count(m) for m in ("people: started", "people: halfway", "people: done in")] == [1, 1, 1]
+    assert "50%" in text.split("\r")[-1]  # one of two equal stages done

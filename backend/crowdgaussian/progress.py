@@ -41,7 +41,7 @@ class Progress:
         if self.mode == "json":
             self.send({"stage": stage, "progress": round(overall, 4), "message": message})
         elif self._bar is not None:
-            self._bar.set_description_str(f"{stage}: {message}"[:34])
+            self._bar.set_description_str(f"{stage}: {message}"[:34], refresh=False)
             self._bar.n = int(overall * 1000)
             self._bar.refresh()
 
