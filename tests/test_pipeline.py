@@ -126,12 +126,19 @@ def test_bodies_are_plausible_and_three_dimensional(bundle, manifest):
         assert depth > 0.15 and depth > 0.25 * width
 
 
+# The landmark model takes Zidane's pointing hand for Ancelotti's right wrist and never puts that arm
+# on Zidane's skeleton, so the fitted bodies do not have it either: Zidane's body lets his left arm
+# hang, Ancelotti's body covers the arm's pixels and reaches forward for the hand. Correcting masks
+# by the bodies' depth order (bodies/ownership.py) therefore cannot give the arm to Zidane.
+ZIDANE_ARM_MISSED = ("known: the landmark model puts Zidane's pointing arm on Ancelotti's skeleton, "
+                     "so neither the masks nor the fitted bodies give it to Zidane")
+
+
 def test_depth_order_is_consistent_with_occlusions(photo_view, request):
     """Where two people's renders overlap, the one owning those photo pixels must be nearer."""
     if request.node.callspec.params["bundle"] == "zidane":
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=(
-            "known: the landmark model never puts Zidane's pointing arm on his skeleton, so its "
-            "pixels go to Ancelotti's mask while the 3D bodies (correctly) put the arm in front")))
+        # Zidane's shoulder, where Ancelotti's forward-reaching fitted arm renders in front of it
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=ZIDANE_ARM_MISSED))
     each, masks = photo_view["each"], photo_view["masks"]
     checked = 0
     for a in range(len(each)):
@@ -146,6 +153,32 @@ def test_depth_order_is_consistent_with_occlusions(photo_view, request):
             checked += 1
     if checked == 0:
         pytest.skip("no two people's renders overlap in this photo")
+
+
+# zidane.jpg pixel boxes [x0, y0, x1, y1] (1280 x 720, the bundle's mask resolution), picked by eye.
+ZIDANE_ARM = {"sleeve": (810, 455, 910, 495),  # Zidane's dark left sleeve, pointing across Ancelotti's chest
+              "hand": (1010, 425, 1075, 470)}  # the back of Zidane's pointing hand
+ANCELOTTI = {"face": (940, 130, 1020, 230),  # Ancelotti's face
+             "torso": (970, 540, 1030, 660)}  # his shirt, tie and jacket below the pointing arm
+
+
+def _zidane_and_ancelotti(bundle: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The two people's bundle masks, Zidane (left, in front) first."""
+    persons = sorted(validate_bundle(bundle)["persons"], key=lambda p: p["bbox"][0] + p["bbox"][2])
+    return tuple(np.asarray(Image.open(bundle / p["files"]["mask"])) >= 128 for p in persons)
+
+
+@pytest.mark.xfail(strict=True, reason=ZIDANE_ARM_MISSED)
+def test_zidane_pointing_arm_is_in_his_mask(zidane_bundle):
+    zidane, _ = _zidane_and_ancelotti(zidane_bundle)
+    for name, (x0, y0, x1, y1) in ZIDANE_ARM.items():
+        assert zidane[y0:y1, x0:x1].mean() >= 0.9, name
+
+
+def test_ancelotti_keeps_his_face_and_torso(zidane_bundle):
+    _, ancelotti = _zidane_and_ancelotti(zidane_bundle)
+    for name, (x0, y0, x1, y1) in ANCELOTTI.items():
+        assert ancelotti[y0:y1, x0:x1].mean() >= 0.9, name
 
 
 def test_validation_rejects_paths_outside_and_bad_versions(bus_bundle, tmp_path):

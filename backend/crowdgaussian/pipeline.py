@@ -44,22 +44,27 @@ def reconstruct_scene(photo: Photo, camera: Camera | None = None, device: str = 
     """Run people -> bodies -> gaussians on a decoded photo, in memory.
 
     `people` may be given (e.g. ground-truth detections in the quality benchmark) to skip
-    detection.
+    detection; their masks are then kept as given, while detected masks are made to agree
+    with the fitted bodies' depth order where people overlap.
     """
     from .bodies import fit_bodies
+    from .bodies.ownership import masks_from_bodies
     from .gaussians import build_gaussians
     from .people import find_people
 
     progress = progress or Progress(STAGES, mode="none")
     camera = camera or default_camera(photo)
     settings = QUALITY[quality]
-    if people is None:
+    detected = people is None
+    if detected:
         with progress.stage("people") as report:
             people = find_people(photo, max_persons=max_persons, report=report)
     if not people:
         raise CrowdGaussianError(f"{photo.path}: no people found in the photo")
     with progress.stage("bodies") as report:
         bodies, camera = fit_bodies(photo, people, camera, device=device, report=report)
+        if detected:
+            people = masks_from_bodies(photo, people, bodies, camera)
     with progress.stage("gaussians") as report:
         gaussians = build_gaussians(photo, people, bodies, camera, device=device,
                                     n_per_person=settings["n_per_person"], complete=complete,
