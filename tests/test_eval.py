@@ -113,27 +113,48 @@ def test_orbit_view_zero_faces_the_photo_camera(scene):
     assert len(orbit.viewmats) == 24
 
 
-def _scaled_about_camera(g: types.Gaussians, centre: np.ndarray, k: float) -> types.Gaussians:
-    """The same Gaussians k times farther from (and larger seen from) the camera centre."""
-    return dataclasses.replace(g, means=(centre + k * (g.means - centre)).astype(np.float32),
-                               scales=(g.scales * k).astype(np.float32))
+def _moved(g: types.Gaussians, centre: np.ndarray, k: float, world: np.ndarray) -> types.Gaussians:
+    """The same Gaussians k times farther from (and larger seen from) the camera centre, then
+    carried rigidly into another world frame by the 4x4 `world`."""
+    from scipy.spatial.transform import Rotation
+
+    means = (centre + k * (g.means - centre)) @ world[:3, :3].T + world[:3, 3]
+    xyzw = (Rotation.from_matrix(world[:3, :3]) * Rotation.from_quat(g.quats[:, [1, 2, 3, 0]])).as_quat()
+    return dataclasses.replace(g, means=means.astype(np.float32), scales=(g.scales * k).astype(np.float32),
+                               quats=xyzw[:, [3, 0, 1, 2]].astype(np.float32))
 
 
-def test_truth_scores_perfectly_even_at_another_depth_and_a_miss_scores_badly(scene):
+def test_truth_scores_perfectly_at_another_depth_and_in_another_world_and_a_miss_scores_badly(scene):
+    """A reconstruction is judged relative to the photo camera: neither the depth/size ambiguity nor
+    the world frame it chose (its own floor, a tilted up axis) changes its score."""
+    from scipy.spatial.transform import Rotation
+
     views = [0, 6, 12]
     truths = [truth_views(scene, p, 64, views) for p in scene.people]
     w2c = scene.camera.world_to_camera
     centre = -w2c[:3, :3].T @ w2c[:3, 3]
     k = 1.4
-    pred = Prediction(camera=scene.camera,
+    world = np.eye(4)  # the reconstruction's world: up axis tilted by 15 degrees, origin elsewhere
+    world[:3, :3] = Rotation.from_rotvec([np.radians(15.0), 0.0, np.radians(30.0)]).as_matrix()
+    world[:3, 3] = [0.3, -2.0, 0.5]
+    camera = dataclasses.replace(scene.camera, world_to_camera=w2c @ np.linalg.inv(world))
+    pred = Prediction(camera=camera,
                       people=[types.Person(id=0, bbox=np.zeros(4), score=1, keypoints=p.keypoints, mask=p.mask)
                               for p in scene.people[::-1]],
-                      roots=[centre + k * (p.body.root_world - centre) for p in scene.people[::-1]],
-                      gaussians=[_scaled_about_camera(p.gaussians, centre, k) for p in scene.people[::-1]])
+                      roots=[world[:3, :3] @ (centre + k * (p.body.root_world - centre)) + world[:3, 3]
+                             for p in scene.people[::-1]],
+                      gaussians=[_moved(p.gaussians, centre, k, world) for p in scene.people[::-1]])
     masks = [p.mask for p in scene.people]
     scores, renders = score_people(scene, pred, truths, 64, views, masks, [0.0, 0.0])
     assert all(s.matched and s.iou > 0.99 for s in scores)
     assert all(s.psnr > 35 and s.ssim > 0.98 and s.psnr_fg > 25 for s in scores), [(s.psnr, s.ssim) for s in scores]
+    turn = np.eye(4)  # each person turned by 20 degrees about their own root (a real error)
+    turn[:3, :3] = Rotation.from_rotvec([0.0, 0.0, np.radians(20.0)]).as_matrix()
+    about = [np.r_[np.c_[np.eye(3), r], [[0, 0, 0, 1]]] for r in pred.roots]
+    turned = dataclasses.replace(pred, gaussians=[_moved(g, centre, 1.0, a @ turn @ np.linalg.inv(a))
+                                                  for g, a in zip(pred.gaussians, about)])
+    worse, _ = score_people(scene, turned, truths, 64, views, masks, [0.0, 0.0])
+    assert all(w.psnr < s.psnr - 5 for w, s in zip(worse, scores)), [(w.psnr, s.psnr) for w, s in zip(worse, scores)]
     empty = Prediction(camera=scene.camera, people=[], roots=[], gaussians=[])
     missed, _ = score_people(scene, empty, truths, 64, views, masks, [0.0, 0.0])
     assert all(not s.matched and s.psnr < 20 and s.psnr_fg < s.psnr for s in missed)

@@ -9,9 +9,12 @@ with Adam on:
   turned from the landmark crop's view to the camera's (the crop looks along the person's ray);
 - silhouette: projected body points outside the allowed area (own mask, other people's masks
   that may hide the body, outside the frame) and own-mask pixels far from the projected body;
-- priors: small angles (strong on bones whose far end is not seen, so hidden legs stand
-  and hidden arms hang neutrally),
-  knee hinge, phenotypes near the middle.
+  body parts whose nearest landmark is unseen and lies on no person are exempt from the
+  first (an unknown object may hide them: pulling them onto the masks twisted whole bodies);
+- priors: small angles around a relaxed pose (strong on bones whose far end is not seen, so
+  hidden legs stand and hidden arms hang at the sides), knee hinge, phenotypes near the
+  middle, and the orientation held near its start from BlazePose's 3D torso in proportion
+  to how little of the person is seen.
 Size and distance are ambiguous in one image: the first pass uses an average adult height;
 then ground.py puts the people whose feet are seen on one floor, the depth order is made
 consistent with who hides whom, each person's height (and, below 1.45 m, age) phenotype is
@@ -48,6 +51,10 @@ POSE_PRIOR = {
     "lowerarm01.L": 0.2, "lowerarm01.R": 0.2, "upperleg01.L": 0.5, "upperleg01.R": 0.5,
     "lowerleg01.L": 0.5, "lowerleg01.R": 0.5, "foot.L": 2.0, "foot.R": 2.0,
 }
+# The pose the prior pulls towards: rest, except the upper arms, which hang at the sides
+# (about 12 degrees out from vertical) instead of anny's A-pose (about 42 degrees out).
+ARMS_DOWN = np.radians(30.0)
+PRIOR_MEAN = {"upperarm01.L": (0.0, ARMS_DOWN, 0.0), "upperarm01.R": (0.0, -ARMS_DOWN, 0.0)}
 HIDDEN_PRIOR = 50.0  # prior weight of a bone whose far-end landmarks are all unseen
 # The landmarks that show where each fitted bone points (its far end).
 BONE_ENDS = {
@@ -74,6 +81,9 @@ SIL_STRIDE = 9  # every 9th vertex (~1500) for the silhouette terms
 COVER_SAMPLES = 400
 COVER_WEIGHT = 1.5  # own-mask pixels far from the body (clothes and hair widen the mask)
 VISIBLE = 0.5
+# Pull of the orientation towards its start (BlazePose's 3D torso), scaled by the share of
+# landmarks not seen: with little seen, 2D keypoints alone let the body lean or turn freely.
+ROT_PRIOR = 1.0
 
 
 @dataclass
@@ -88,6 +98,8 @@ class Targets:
     outside: torch.Tensor  # [N,1,H,W] distance (px) to the nearest person pixel (shared)
     cover: torch.Tensor  # [N,C,2] own-mask pixel samples
     cover_w: torch.Tensor  # [N,C]
+    rot_w: torch.Tensor  # [N] share of landmarks not seen (weight of the orientation prior)
+    sil_w: torch.Tensor  # [N,S] 0 where a silhouette vertex's nearest landmark may be behind a non-person
     prior: torch.Tensor  # [N,J] pose prior weights
     feet_seen: np.ndarray  # [N] bool
 
@@ -192,7 +204,7 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
     # distance (px) to the nearest person pixel: where any body may project (occluders included)
     off_people = cv2.distanceTransform(1 - np.any(masks, axis=0).astype(np.uint8), cv2.DIST_L2, 3)
     rng = np.random.default_rng(0)
-    kp, kp_w, sigma, dirs, dirs_w, cover, cover_w, prior, feet = ([] for _ in range(9))
+    kp, kp_w, sigma, dirs, dirs_w, cover, cover_w, prior, feet, outlined = ([] for _ in range(10))
     for p, mask in zip(people, masks):
         finite = np.isfinite(p.keypoints).all(axis=1)
         xy = np.where(finite[:, None], p.keypoints[:, :2], -1.0)
@@ -206,6 +218,9 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         weight = np.where((vis > VISIBLE) & inside & on_people, vis, 0.0) * lmap.weight.numpy()
         kp.append(xy)
         kp_w.append(weight)
+        # a landmark neither seen nor lying on a person (e.g. behind a table or a pole) may hide its
+        # part of the body anywhere: that part is not held inside the people's masks
+        outlined.append((weight > 0) | ~inside | (off_people[px[:, 1], px[:, 0]] <= 0.25 * sigma[-1]))
         d, dw = np.zeros((len(SEGMENTS), 3)), np.zeros(len(SEGMENTS))
         if p.keypoints_3d is not None:
             points = world_points_in_camera(p, K)
@@ -232,7 +247,22 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
     return Targets(kp=f32(np.array(kp)), kp_w=f32(np.array(kp_w)), sigma=f32(sigma),
                    dirs=f32(np.array(dirs)), dirs_w=f32(np.array(dirs_w)),
                    outside=f32(off_people)[None, None].expand(len(people), 1, h, w), cover=f32(np.array(cover)),
-                   cover_w=f32(np.array(cover_w)), prior=f32(prior), feet_seen=np.array(feet))
+                   cover_w=f32(np.array(cover_w)), rot_w=1 - f32(np.array(kp_w)).gt(0).float().mean(1),
+                   sil_w=f32(np.array(outlined))[:, _nearest_landmarks(model)], prior=f32(prior),
+                   feet_seen=np.array(feet))
+
+
+@functools.lru_cache(maxsize=2)
+def _nearest_landmarks(model) -> torch.Tensor:
+    """[S] for each silhouette vertex of the fitting model, its nearest vertex-regressed landmark
+    (rest pose of the template): where that landmark is hidden, so may this part of the body be."""
+    lmap = _lmap(model)
+    n_lm = len(lmap.vertex_ids)
+    template = model.template_vertices.to(torch.float32)
+    regressed = (lmap.weight > 0) & ~lmap.from_bone
+    points = lmap.regression.to(torch.float32) @ template[:n_lm]
+    ids = torch.nonzero(regressed)[:, 0]
+    return ids[torch.cdist(template[n_lm:], points[ids]).argmin(1)]
 
 
 # ----------------------------------------------------------------------------- state
@@ -242,9 +272,11 @@ class State:
     def __init__(self, rot: np.ndarray, trans: np.ndarray, phen: list[dict[str, float]], model):
         f32 = functools.partial(torch.tensor, dtype=torch.float32, device=model.device)
         self.rot = f32(rot).requires_grad_()  # [N,3] rotvec: body-local -> camera
+        self.rot_start = M.rotvec_to_matrix(self.rot.detach().clone())  # [N,3,3] the initial orientation
         self.xy = f32(trans[:, :2] / trans[:, 2:]).requires_grad_()  # root x/z, y/z
         self.log_z = f32(np.log(trans[:, 2])).requires_grad_()
-        self.pose = torch.zeros((len(rot), len(POSE_PRIOR), 3), device=model.device).requires_grad_()
+        self.pose_mean = f32([PRIOR_MEAN.get(b, (0.0, 0.0, 0.0)) for b in POSE_PRIOR])  # [J,3]
+        self.pose = self.pose_mean.repeat(len(rot), 1, 1).requires_grad_()
         self.shape = torch.zeros((len(rot), len(FREE_PHENOTYPES)), device=model.device).requires_grad_()
         self.fixed = M.phenotype_tensor(phen, model)
         self.log_z_target = self.log_z.detach().clone()
@@ -395,7 +427,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
             d = lms[:, seg[:, 1]] - lms[:, seg[:, 0]]
             cos = (d / torch.linalg.norm(d, dim=-1, keepdim=True).clamp_min(1e-6) * t.dirs).sum(-1)
             loss = loss + 2.0 * (t.dirs_w * (1 - cos)).sum(1) / t.dirs_w.sum(1).clamp_min(1.0)
-            loss = loss + 0.01 * (t.prior * (state.pose ** 2).sum(-1)).sum(1)
+            loss = loss + 0.01 * (t.prior * ((state.pose - state.pose_mean) ** 2).sum(-1)).sum(1)
             knee = state.pose[:, knees]
             loss = loss + 0.05 * (torch.relu(-knee[..., 0]) ** 2 + knee[..., 1:].pow(2).sum(-1)).sum(1)
             loss = loss + 0.02 * (state.shape ** 2).sum(1)
@@ -403,6 +435,8 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
                 loss = loss + _silhouette(_project(cam[:, n_lm:], K), t, h, w)
         if depth_prior:
             loss = loss + 10.0 * (state.log_z - state.log_z_target) ** 2
+        if ROT_PRIOR:
+            loss = loss + ROT_PRIOR * t.rot_w * ((rot - state.rot_start) ** 2).sum((1, 2))
         loss.sum().backward()
         opt.step()
         if it % 20 == 0:
@@ -422,7 +456,7 @@ def _silhouette(uv: torch.Tensor, t: Targets, h: int, w: int) -> torch.Tensor:
     """Body points outside the allowed area + own-mask samples far from the body, per person."""
     grid = torch.stack([2 * uv[..., 0] / w - 1, 2 * uv[..., 1] / h - 1], -1)[:, :, None]
     dist = torch.nn.functional.grid_sample(t.outside, grid, align_corners=False)[:, 0, :, 0]
-    out = (dist / t.sigma[:, None]).mean(1)
+    out = (t.sil_w * dist / t.sigma[:, None]).mean(1)
     near = torch.cdist(t.cover, uv).amin(-1) / t.sigma[:, None]
     cover = (t.cover_w * _huber(near)).sum(1) / t.cover_w.sum(1).clamp_min(1.0)
     return 1.0 * out + COVER_WEIGHT * cover

@@ -61,7 +61,10 @@ def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict,
              "Synthetic anny people with procedural clothing, not THuman2.1: numbers are comparable "
              "between our own runs only, not with the paper's. PSNR/SSIM are the paper's (all pixels of "
              "each view); 'PSNR on people pixels' (ours, not the paper's) only counts pixels the truth or "
-             "the prediction covers, so empty background does not dilute it.", "",
+             "the prediction covers, so empty background does not dilute it. Each reconstruction is "
+             "rendered on the truth's orbit carried into its own world through the photo camera (same "
+             "views relative to the photo camera, distance scaled by its root depth over the true one), "
+             "so its own floor / up axis and the depth-size ambiguity are not judged, its pose is.", "",
              "## Table 1 shape: random occluder masks (all ratios pooled)", "",
              "| Method | PSNR ↑ | SSIM ↑ | LPIPS ↓ |", "|---|---|---|---|"]
     for m in methods:

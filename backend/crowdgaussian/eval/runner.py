@@ -18,7 +18,7 @@ from crowdgaussian import types
 from crowdgaussian.synth.crowd import SynthPerson, SynthScene
 
 from .metrics import psnr, ssim
-from .protocol import person_orbit, root_depth
+from .protocol import OrbitViews, carry_orbit, person_orbit
 from .render import render
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,15 @@ class PersonScore:
     per_view_psnr: list[float] = field(default_factory=list)
 
 
+def truth_orbit(scene: SynthScene, person: SynthPerson, size: int, indices: list[int]) -> OrbitViews:
+    """The evaluation orbit of one true person (protocol.py)."""
+    return person_orbit(person.body.root_world, scene.camera.world_to_camera, person.body.height_m, size, indices)
+
+
 def truth_views(scene: SynthScene, person: SynthPerson, size: int, indices: list[int],
                 ) -> tuple[np.ndarray, np.ndarray]:
     """RGB [V, S, S, 3] and alpha [V, S, S] of the true person alone on the evaluation orbit."""
-    orbit = person_orbit(person.body.root_world, scene.camera.world_to_camera, person.body.height_m, size, indices)
+    orbit = truth_orbit(scene, person, size, indices)
     rgb, alpha, _ = render([person.gaussians], orbit.viewmats, orbit.K, size, size, BACKGROUND)
     return rgb, alpha
 
@@ -75,7 +80,8 @@ def score_people(scene: SynthScene, pred: Prediction, truths: list[tuple[np.ndar
                  indices: list[int],
                  visible_masks: list[np.ndarray], occlusion: list[float], lpips=None,
                  ) -> tuple[list[PersonScore], list[np.ndarray]]:
-    """Per true person: render the matched reconstruction on the aligned orbit and compare (module doc).
+    """Per true person: render the matched reconstruction on the truth's orbit carried into its world
+    through the photo camera (protocol.py) and compare.
 
     Returns the scores and the rendered [V, S, S, 3] views of each true person.
     """
@@ -88,10 +94,8 @@ def score_people(scene: SynthScene, pred: Prediction, truths: list[tuple[np.ndar
             images = np.ones_like(truth) * np.asarray(BACKGROUND, np.float32)
             alpha = np.zeros_like(truth_alpha)
         else:
-            scale = root_depth(pred.roots[j], pred.camera.world_to_camera) / max(
-                root_depth(person.body.root_world, scene.camera.world_to_camera), 1e-6)
-            orbit = person_orbit(pred.roots[j], pred.camera.world_to_camera, person.body.height_m, size, indices,
-                                 depth_scale=scale)
+            orbit = carry_orbit(truth_orbit(scene, person, size, indices), person.body.root_world,
+                                scene.camera.world_to_camera, pred.roots[j], pred.camera.world_to_camera)
             images, alpha, _ = render([pred.gaussians[j]], orbit.viewmats, orbit.K, size, size, BACKGROUND)
         per_psnr = [psnr(a, b) for a, b in zip(images, truth)]
         covered = (alpha > 0.05) | (truth_alpha > 0.05)

@@ -178,10 +178,9 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
         neighbours=torch.from_numpy(np.concatenate(
             [fit.surface_neighbours(a.means_rest[ac]) + base for a, ac, base in
              zip(anchored, active, np.cumsum([0] + [int(ac.sum()) for ac in active])[:-1])])).to(device))
-    target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K)
-    target = fit.FitTarget(*(t.to(device) if isinstance(t, torch.Tensor) else t
-                             for t in (target.image, target.mask, target.viewmat, target.K,
-                                       target.width, target.height)))
+    nearest = min(float((w2c[:3, :3] @ b.root_translation + w2c[:3, 3])[2]) for b in bodies)
+    target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K, nearest)
+    target = fit.FitTarget(**{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(target).items()})
     fitted = fit.fit(params, target, steps, report)[:4]
     splits = np.cumsum([int(ac.sum()) for ac in active])[:-1]
     for res, ac, *vals in zip(results, active, *(np.split(x, splits) for x in fitted)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from crowdgaussian import types
 from crowdgaussian.eval.render import render
@@ -65,13 +66,22 @@ class SynthScene:
                 kp[occluder[yi, xi], 2] = 0.0
             ys, xs = np.nonzero(mask)
             cam = p.body.keypoints_world @ w2c[:3, :3].T + w2c[:3, 3]
-            hips = 0.5 * (cam[23] + cam[24])
             out.append(types.Person(
                 id=p.id, bbox=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64),
-                score=1.0, keypoints=kp, mask=mask, keypoints_3d=cam - hips,
+                score=1.0, keypoints=kp, mask=mask, keypoints_3d=as_seen_by_a_crop(cam),
                 truncated=bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()),
                 extra={"oracle": True}))
         return out
+
+
+def as_seen_by_a_crop(points_cam: np.ndarray) -> np.ndarray:
+    """[33, 3] camera-frame landmarks as BlazePose's world landmarks give them: hip-centred, in the
+    axes of a view looking straight along the ray to the torso's centre (the landmark crop is
+    centred on the person; the body fit turns them back the same way)."""
+    hips = 0.5 * (points_cam[23] + points_cam[24])
+    centre = points_cam[[11, 12, 23, 24]].mean(axis=0)
+    turn = Rotation.align_vectors([[0.0, 0.0, 1.0]], [centre / np.linalg.norm(centre)])[0]
+    return turn.apply(points_cam - hips)
 
 
 def room_background(camera: types.Camera, rng: np.random.Generator, kind: str = "room") -> np.ndarray:
