@@ -14,6 +14,7 @@ crowd_camera.png (through the photo camera, composited over the photo) and crowd
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -83,6 +84,9 @@ def benchmark(n_persons: int, n_splats: int) -> None:
     print(f"blender import: {n_persons} people x {n_splats} splats: import {t_import:.2f} s (goal <= 10 s)")
     print(f"blender cycles render at 25% of 1280x720 (320x180, 1 sample, 2 threads): {t_render:.2f} s wall "
           f"(goal <= 60 s), {c_render:.2f} s CPU (load average {os.getloadavg()[0]:.1f})")
+    print(json.dumps({"persons": n_persons, "splats_per_person": n_splats, "import_s": round(t_import, 3),
+                      "cycles_25pct_s": round(t_render, 2), "cycles_cpu_s": round(c_render, 2),
+                      "load_average": round(os.getloadavg()[0], 2)}))
 
 
 def _pose_arms(bpy: object, degrees: float) -> None:
