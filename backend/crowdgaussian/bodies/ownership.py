@@ -5,9 +5,8 @@ the wrong skeleton ends up in the wrong mask. After the bodies are fitted, each 
 rendered through the photo camera, and a mask pixel is proposed to move from its detector owner
 to another person who stands in front of the owner and whose body covers the pixel nearer than
 the owner's body, both by a clear margin (people side by side, at about the same depth, keep
-their pixels). Bodies are fitted only
-approximately, so each body counts a little beyond its outline, by a band that is a share of the
-person's size in pixels. Pixels no other body covers keep their detector owner; only owners
+their pixels). Bodies are fitted only approximately, so each body counts a little beyond its
+outline, by a band that is a share of the person's size in pixels. Pixels no other body covers keep their detector owner; only owners
 change, never the union of the masks. Bodies can be wrong too (a limb fitted to a wrong landmark,
 a child fitted as a distant adult), so a proposed move is kept only where the photo's colours
 look more like the receiving person than the giving one, with colour models from the pixels
