@@ -435,8 +435,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
                 loss = loss + _silhouette(_project(cam[:, n_lm:], K), t, h, w)
         if depth_prior:
             loss = loss + 10.0 * (state.log_z - state.log_z_target) ** 2
-        if ROT_PRIOR:
-            loss = loss + ROT_PRIOR * t.rot_w * ((rot - state.rot_start) ** 2).sum((1, 2))
+        loss = loss + ROT_PRIOR * t.rot_w * ((rot - state.rot_start) ** 2).sum((1, 2))
         loss.sum().backward()
         opt.step()
         if it % 20 == 0:

@@ -40,11 +40,6 @@ def to_camera(point_world: np.ndarray, world_to_camera: np.ndarray) -> np.ndarra
     return world_to_camera[:3, :3] @ np.asarray(point_world, np.float64) + world_to_camera[:3, 3]
 
 
-def root_depth(root_world: np.ndarray, world_to_camera: np.ndarray) -> float:
-    """Depth (camera z, meters) of a world point."""
-    return float(to_camera(root_world, world_to_camera)[2])
-
-
 def person_orbit(root_world: np.ndarray, world_to_camera: np.ndarray, true_height_m: float, size: int,
                  indices: list[int] | None = None, elevation_deg: float = 0.0) -> OrbitViews:
     """Orbit views around the true `root_world`, azimuth 0 toward the photo camera (see module doc)."""
