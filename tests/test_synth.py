@@ -1,14 +1,15 @@
-"""Ground-truth crowd generator: determinism, bodies, clothing, masks, keypoints, oracle people."""
+"""Ground-truth crowd generator: determinism, bodies, clothing, lighting, masks, keypoints, oracle people."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
-from crowdgaussian.synth import garments
+from crowdgaussian.synth import garments, shading
 from crowdgaussian.synth.crowd import make_crowd
 from crowdgaussian.synth.dressing import dress_body
-from crowdgaussian.synth.posing import pose_body, random_phenotype, random_pose
+from crowdgaussian.synth.posing import dominant_bone, pose_body, random_phenotype, random_pose
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,42 @@ def test_oracle_3d_landmarks_come_as_the_landmark_crop_sees_them(scene):
         assert np.abs(person.keypoints_3d - (cam - 0.5 * (cam[23] + cam[24]))).max() > 0.01  # not camera axes
         checked += 1
     assert checked >= 1
+
+
+def _grid(origin: np.ndarray, u: np.ndarray, v: np.ndarray, n: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """A flat n x n vertex patch origin + a u + b v (a, b in 0..1) and its triangles (normal along u x v)."""
+    a, b = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
+    verts = origin + a.reshape(-1, 1) * u + b.reshape(-1, 1) * v
+    idx = np.arange(n * n).reshape(n, n)
+    quads = np.stack([idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]], -1).reshape(-1, 4)
+    return verts, np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]]).astype(np.int32)
+
+
+def test_baked_light_is_brighter_facing_the_light_and_darker_in_a_corner():
+    verts, faces = _grid(np.zeros(3), np.array([0.3, 0, 0]), np.array([0, 0.3, 0]))
+    up = shading.vertex_shading(verts, faces, verts, np.ones(len(verts)))
+    down = shading.vertex_shading(verts, faces[:, ::-1], verts, np.ones(len(verts)))
+    assert np.allclose(up, shading.AMBIENT + shading.DIFFUSE * shading.LIGHT[2])  # flat: no hollows
+    assert np.allclose(down, shading.AMBIENT)
+    # a floor meeting a wall: floor points near the corner see less sky than far ones
+    floor, _ = _grid(np.array([-0.15, 0, 0]), np.array([0.3, 0, 0]), np.array([0, 0.3, 0]))
+    wall, _ = _grid(np.array([-0.15, 0, 0]), np.array([0.3, 0, 0]), np.array([0, 0, 0.3]))
+    points = np.concatenate([floor, wall])
+    normals = np.concatenate([np.tile([0.0, 0, 1], (len(floor), 1)), np.tile([0.0, 1, 0], (len(wall), 1))])
+    hollow = shading.hollowness(points, normals, points, 0.05)[: len(floor)]
+    assert hollow[floor[:, 1] < 0.01].mean() > 0.15 > 0.01 > hollow[floor[:, 1] > 0.1].max()
+
+
+def test_dressed_body_is_lit_and_has_finer_splats_on_the_head():
+    rng = np.random.default_rng(2)
+    body = pose_body(random_phenotype(rng), random_pose(rng), 0.0, (0.0, 0.0))
+    outfit = garments.random_outfit(rng)
+    outfit.covered, outfit.skin, outfit.hair = {}, np.full(3, 0.5), np.full(3, 0.5)
+    g = dress_body(body, outfit, 4000, rng)
+    normals = Rotation.from_quat(np.c_[g.quats[:, 1:], g.quats[:, :1]]).as_matrix()[:, :, 2]
+    facing = normals @ shading.LIGHT
+    brightness = g.colors.mean(axis=1)
+    assert brightness[facing > 0.5].mean() > 1.3 * brightness[facing < -0.5].mean()
+    head = np.isin(garments.part_labels(body.vertices_rest, dominant_bone(body.skin_indices, body.skin_weights),
+                                        body.bone_labels)[body.faces[g.tri, 0]], garments.HEAD_PARTS)
+    assert np.median(g.scales[head, 0]) < 0.6 * np.median(g.scales[~head, 0])

@@ -1,9 +1,10 @@
 """Dress a posed anny body as ground-truth Gaussians: flat splats sampled on the skin surface.
 
-Splats are area-uniform samples on the triangles, oriented with the surface (thin along
-the normal) and coloured by the outfit at their rest-pose position; they are filled into a
-complete `types.Gaussians` (rest pose, skinning, triangle binding) so other stages can reuse
-the truth, e.g. to re-pose it.
+Splats are area-uniform samples on the triangles (denser and smaller on the head, so faces keep
+their features at photo resolution), oriented with the surface (thin along the normal),
+coloured by the outfit at their rest-pose position and lit as posed (shading.py); they are filled
+into a complete `types.Gaussians` (rest pose, skinning, triangle binding) so other stages can
+reuse the truth, e.g. to re-pose it.
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from scipy.spatial.transform import Rotation
 
 from crowdgaussian import types
 
-from .garments import Outfit, part_labels
+from .garments import HEAD_PARTS, Outfit, part_labels
 from .posing import PosedBody, dominant_bone
+from .shading import vertex_shading
 
 SKIN_K = 4  # bone influences kept per Gaussian
+SPLAT_SIZE = 0.9  # splat sigma in sample spacings: few holes, so the dark far side of a body never shows through
+HEAD_DETAIL = 4.0  # splats per m^2 on the head, relative to the body: faces need it to read as faces
 
 
 def _frames(tri_vertices: np.ndarray) -> np.ndarray:
@@ -49,6 +53,16 @@ def _skin(body: PosedBody, tri: np.ndarray, bary: np.ndarray) -> tuple[np.ndarra
     return idx, (w / np.maximum(w.sum(axis=1, keepdims=True), 1e-8)).astype(np.float32)
 
 
+def _sample(area: np.ndarray, detail: np.ndarray, n: int, rng: np.random.Generator,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Triangle, barycentric coordinates and splats per m^2 of `n` samples, `detail` times denser per triangle."""
+    weight = area * detail
+    tri = rng.choice(len(area), size=n, p=weight / weight.sum()).astype(np.int32)
+    r1, r2 = np.sqrt(rng.random(n)), rng.random(n)
+    bary = np.stack([1 - r1, r1 * (1 - r2), r1 * r2], axis=1)
+    return tri, bary, n * detail[tri] / weight.sum()
+
+
 def dress_body(body: PosedBody, outfit: Outfit, n_gaussians: int, rng: np.random.Generator,
                thickness: float = 0.002, opacity: float = 0.97) -> types.Gaussians:
     """Ground-truth Gaussians of one dressed body (world and rest pose, skinning, binding)."""
@@ -56,21 +70,22 @@ def dress_body(body: PosedBody, outfit: Outfit, n_gaussians: int, rng: np.random
     world = body.vertices_world.astype(np.float64)[faces]
     rest = body.vertices_rest.astype(np.float64)[faces]
     area = 0.5 * np.linalg.norm(np.cross(rest[:, 1] - rest[:, 0], rest[:, 2] - rest[:, 0]), axis=1)
-    tri = rng.choice(len(faces), size=n_gaussians, p=area / area.sum()).astype(np.int32)
-    r1, r2 = np.sqrt(rng.random(n_gaussians)), rng.random(n_gaussians)
-    bary = np.stack([1 - r1, r1 * (1 - r2), r1 * r2], axis=1)
+    vertex_parts = part_labels(body.vertices_rest, dominant_bone(body.skin_indices, body.skin_weights),
+                               body.bone_labels)
+    detail = np.where(np.isin(vertex_parts[faces], HEAD_PARTS).any(axis=1), HEAD_DETAIL, 1.0)
+    tri, bary, density = _sample(area, detail, n_gaussians, rng)
     means = np.einsum("nk,nkd->nd", bary, world[tri])
     means_rest = np.einsum("nk,nkd->nd", bary, rest[tri])
 
-    dominant = dominant_bone(body.skin_indices, body.skin_weights)
-    vertex_parts = part_labels(body.vertices_rest, dominant, body.bone_labels)
     parts = vertex_parts[faces[tri, np.argmax(bary, axis=1)]]
-    colours = outfit.colours(means_rest, parts)
-    # a little shading variation so surfaces are not perfectly flat colour
+    light = vertex_shading(body.vertices_world.astype(np.float64), faces, means, 1.0 / density)
+    shade = np.einsum("nk,nk->n", bary, light[faces[tri]])
+    # baked light, and a little variation so surfaces are not perfectly flat colour
+    colours = outfit.colours(means_rest, parts) * shade[:, None]
     colours = np.clip(colours * rng.uniform(0.94, 1.04, size=(n_gaussians, 1)), 0.0, 1.0)
 
-    sigma = 0.65 * np.sqrt(area.sum() / n_gaussians)
-    scales = np.tile([sigma, sigma, thickness], (n_gaussians, 1))
+    sigma = SPLAT_SIZE / np.sqrt(density)
+    scales = np.stack([sigma, sigma, np.full(n_gaussians, thickness)], axis=1)
     skin_idx, skin_w = _skin(body, tri, bary)
     return types.Gaussians(
         means=means.astype(np.float32), quats=_quats_wxyz(_frames(world[tri])).astype(np.float32),

@@ -15,6 +15,7 @@ PARTS = ("skin_head", "hair", "neck", "torso", "hips", "upperarm", "forearm", "h
          "thigh_low", "shin", "foot", "eye_white", "iris", "brow", "lips")
 (SKIN_HEAD, HAIR, NECK, TORSO, HIPS, UPPERARM, FOREARM, HAND, THIGH_TOP, THIGH_LOW, SHIN,
  FOOT, EYE_WHITE, IRIS, BROW, LIPS) = range(len(PARTS))
+HEAD_PARTS = (SKIN_HEAD, HAIR, EYE_WHITE, IRIS, BROW, LIPS)
 
 _BONE_PARTS = (  # first match wins
     (("eye.",), EYE_WHITE),
