@@ -315,6 +315,54 @@ def test_fit_waist_up_person_gets_neutral_legs():
     assert body.reprojection_error_px < 5.0
 
 
+def _seated_person():
+    """A seated adult facing the camera 3 m away, with its camera and a black photo."""
+    from crowdgaussian.types import Camera, Photo
+
+    facing = np.eye(4)
+    facing[1, 3] = 3.0
+    seated = {"upperleg01.L": [-1.5, 0, 0], "upperleg01.R": [-1.5, 0, 0],
+              "lowerleg01.L": [1.5, 0, 0], "lowerleg01.R": [1.5, 0, 0]}
+    truth = make_body(seated, {"height": 0.55}, facing)
+    camera = Camera(fx=800.0, fy=800.0, cx=320.0, cy=240.0, width=640, height=480)
+    (person,) = _synthetic_people([truth], camera, _camera_looking_along_y(0.0, 1.0))
+    photo = Photo(rgb=np.zeros((480, 640, 3), np.uint8), full_width=640, full_height=480, scale=1.0,
+                  path="synthetic")
+    return person, camera, photo
+
+
+def _thigh_angles(body) -> list[float]:
+    """Degrees each thigh turns away from standing."""
+    names = body.params["bone_names"]
+    pose = np.array(body.params["pose_rotvec"])
+    return [float(np.degrees(np.linalg.norm(pose[names.index(leg)]))) for leg in ("upperleg01.L", "upperleg01.R")]
+
+
+def test_fit_seated_person_sits():
+    """Seen from the front a seated person's hips hide behind their own thighs: those unseen
+    hips still lie on the person's mask, so the thighs are fitted pointing at the camera."""
+    from crowdgaussian.bodies import fit_bodies
+
+    person, camera, photo = _seated_person()
+    person.keypoints[[23, 24], 2] = 0.0  # self-occluded: a landmark model marks them unseen
+    (body,), _ = fit_bodies(photo, [person], camera)
+    assert min(_thigh_angles(body)) > 60.0
+
+
+def test_fit_hidden_leg_follows_the_seen_one():
+    """One leg of a seated person hidden by an object: it sits like the other, not stands."""
+    from crowdgaussian.bodies import fit_bodies
+
+    person, camera, photo = _seated_person()
+    right_leg = [26, 28, 30, 32]  # knee, ankle, heel, toes
+    person.keypoints[right_leg, 2] = 0.0
+    x = person.keypoints[right_leg, 0].max() + 8  # an object hides the right leg below the hips
+    y = person.keypoints[[23, 24], 1].mean()
+    person.mask[int(y):, :int(x)] = False
+    (body,), _ = fit_bodies(photo, [person], camera)
+    assert min(_thigh_angles(body)) > 60.0
+
+
 def test_depth_order_from_occlusions():
     from crowdgaussian.bodies import ground
 

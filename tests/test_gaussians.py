@@ -146,6 +146,33 @@ def test_completion_follows_garments(scene: dict, built: list[types.Gaussians]) 
         assert sel.sum() > 1000 and np.median(err) < 0.06, (parts.REGIONS[region], np.median(err))
 
 
+def test_completion_carries_stripes_round_limbs_but_not_front_details_round_the_torso() -> None:
+    """A striped sleeve seen from the front is striped at the back at the same heights; a tie
+    seen on the front of a torso does not reappear on its back."""
+    from crowdgaussian.gaussians.complete import complete_colours
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    angle, z = rng.uniform(-np.pi, np.pi, n), rng.uniform(0.0, 0.5, n)
+    ring = np.c_[0.05 * np.sin(angle), -0.05 * np.cos(angle), z]  # front is -Y
+    sleeve = ring + [0.4, 0.0, 0.8]
+    torso = np.c_[0.15 * np.sin(angle), -0.1 * np.cos(angle), z + 1.0]
+    means = np.concatenate([sleeve, torso])
+    front = np.concatenate([ring[:, 1] < 0, ring[:, 1] < 0])
+    red, blue, grey = np.array([0.9, 0.1, 0.1]), np.array([0.1, 0.1, 0.9]), np.array([0.5, 0.5, 0.5])
+    stripes = np.where((np.floor(z / 0.1) % 2 == 0)[:, None], red, blue)
+    tie = np.abs(torso[:, 0]) < 0.03
+    colours = np.concatenate([stripes, np.where(tie[:, None], red, grey)])
+    regions = np.full(2 * n, parts.UPPER)
+    limbs = np.r_[np.zeros(n, int), np.full(n, -1)]
+    out = complete_colours(means, np.where(front[:, None], colours, 0.0), front, regions,
+                           np.full(2 * n, -1), limbs)
+    back_sleeve = ~front[:n] & (np.abs((z / 0.1) % 1 - 0.5) < 0.3)  # away from stripe edges
+    assert np.mean(np.linalg.norm(out[:n][back_sleeve] - stripes[back_sleeve], axis=1) < 0.2) > 0.9
+    back_tie = ~front[n:] & tie
+    assert np.median(np.linalg.norm(out[n:][back_tie] - grey, axis=1)) < 0.2
+
+
 def test_completion_has_no_holes_in_close_up_orbit(scene: dict, built: list[types.Gaussians]) -> None:
     """Orbit views of a mostly hidden person have no see-through holes."""
     body, g = scene["bodies"][1], built[1]

@@ -1,4 +1,4 @@
-"""Photo camera intrinsics: from EXIF when the photo says, else a documented default.
+"""Photo camera: intrinsics from EXIF when the photo says, else a documented default; world -> camera points.
 
 The default focal length is the image diagonal in pixels (a ~53 degree diagonal field of
 view, like a 43 mm lens on full frame): a common choice in multi-person mesh recovery
@@ -28,3 +28,9 @@ def default_camera(photo: Photo) -> Camera:
     focal = focal_from_exif(photo) or math.hypot(photo.full_width, photo.full_height)
     return Camera(fx=focal, fy=focal, cx=photo.full_width / 2.0, cy=photo.full_height / 2.0,
                   width=photo.full_width, height=photo.full_height, world_to_camera=np.eye(4))
+
+
+def to_camera(points_world: np.ndarray, world_to_camera: np.ndarray) -> np.ndarray:
+    """[..., 3] world points in camera coordinates (OpenCV axes: z is the depth)."""
+    m = np.asarray(world_to_camera, np.float64)
+    return np.asarray(points_world, np.float64) @ m[:3, :3].T + m[:3, 3]

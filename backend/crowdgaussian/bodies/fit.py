@@ -4,7 +4,8 @@ Per person the unknowns are the global rotation and root position (camera frame)
 the main bones (rotation vectors in body-local rest axes, as in make_body) and the free shape
 phenotypes (weight, muscle, proportions). All persons are optimised together in one batch
 with Adam on:
-- 2D keypoints (Huber, in units of 10% of the person's size) of the visible landmarks;
+- 2D keypoints (Huber, in units of 10% of the person's size) of the visible landmarks, and
+  at half weight of those hidden only by the person's own body (they lie on its own mask);
 - BlazePose's 3D landmarks: directions of the limbs and torso (they resolve depth ambiguity),
   turned from the landmark crop's view to the camera's (the crop looks along the person's ray);
 - silhouette: projected body points outside the allowed area (own mask, other people's masks
@@ -12,9 +13,9 @@ with Adam on:
   body parts whose nearest landmark is unseen and lies on no person are exempt from the
   first (an unknown object may hide them: pulling them onto the masks twisted whole bodies);
 - priors: small angles around a relaxed pose (strong on bones whose far end is not seen, so
-  hidden legs stand and hidden arms hang at the sides), knee hinge, phenotypes near the
-  middle, and the orientation held near its start from BlazePose's 3D torso in proportion
-  to how little of the person is seen.
+  a hidden leg copies the other leg when that one is seen, else stands, and hidden arms hang
+  at the sides), knee hinge, phenotypes near the middle, and the orientation held near its
+  start from BlazePose's 3D torso in proportion to how little of the person is seen.
 Size and distance are ambiguous in one image: the first pass uses an average adult height;
 then ground.py puts the people whose feet are seen on one floor, the depth order is made
 consistent with who hides whom, each person's height (and, below 1.45 m, age) phenotype is
@@ -56,6 +57,10 @@ POSE_PRIOR = {
 ARMS_DOWN = np.radians(30.0)
 PRIOR_MEAN = {"upperarm01.L": (0.0, ARMS_DOWN, 0.0), "upperarm01.R": (0.0, -ARMS_DOWN, 0.0)}
 HIDDEN_PRIOR = 50.0  # prior weight of a bone whose far-end landmarks are all unseen
+# A hidden bone of these pairs is pulled to its seen partner's pose, reflected: legs sit or
+# stand together far more often than not (arms move independently, so they hang instead).
+MIRRORED_LIMBS = ("upperleg01", "lowerleg01", "foot")
+REFLECT = (1.0, -1.0, -1.0)  # a rotation vector reflected across the sagittal plane (x -> -x)
 # The landmarks that show where each fitted bone points (its far end).
 BONE_ENDS = {
     "spine03": ("nose", "left_shoulder", "right_shoulder"), "spine01": ("left_shoulder", "right_shoulder"),
@@ -81,6 +86,7 @@ SIL_STRIDE = 9  # every 9th vertex (~1500) for the silhouette terms
 COVER_SAMPLES = 400
 COVER_WEIGHT = 1.5  # own-mask pixels far from the body (clothes and hair widen the mask)
 VISIBLE = 0.5
+SELF_HIDDEN = 0.5  # weight of a landmark hidden only by the person's own body
 # Pull of the orientation towards its start (BlazePose's 3D torso), scaled by the share of
 # landmarks not seen: with little seen, 2D keypoints alone let the body lean or turn freely.
 ROT_PRIOR = 1.0
@@ -215,7 +221,12 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         px = np.clip(xy.astype(int), 0, [w - 1, h - 1])
         # a landmark far from every person mask is invented (e.g. legs behind a table)
         on_people = off_people[px[:, 1], px[:, 0]] <= sigma[-1]
-        weight = np.where((vis > VISIBLE) & inside & on_people, vis, 0.0) * lmap.weight.numpy()
+        off_own = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 3)[px[:, 1], px[:, 0]]
+        # unseen but on the person's own mask: hidden by their own body (a seated person's hips
+        # behind the thighs), so the visible body fixes where it is; a foreign occluder does not
+        self_hidden = (vis <= VISIBLE) & inside & (off_own <= 0)
+        seen = np.where((vis > VISIBLE) & inside & on_people, vis, np.where(self_hidden, SELF_HIDDEN, 0.0))
+        weight = seen * lmap.weight.numpy()
         kp.append(xy)
         kp_w.append(weight)
         # a landmark neither seen nor lying on a person (e.g. behind a table or a pole) may hide its
@@ -240,7 +251,6 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         prior.append([v if any(weight[index(n)] > 0 for n in BONE_ENDS[b]) else HIDDEN_PRIOR
                       for b, v in POSE_PRIOR.items()])
         # the floor only trusts feet on the person's own mask (not hidden by a table or a person)
-        off_own = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 3)[px[:, 1], px[:, 0]]
         feet.append(sum(weight[k] > 0 and off_own[k] <= sigma[-1]
                         for k in map(index, FEET + ("left_ankle", "right_ankle"))) >= 2)
     f32 = functools.partial(torch.tensor, dtype=torch.float32, device=model.device)
@@ -427,7 +437,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
             d = lms[:, seg[:, 1]] - lms[:, seg[:, 0]]
             cos = (d / torch.linalg.norm(d, dim=-1, keepdim=True).clamp_min(1e-6) * t.dirs).sum(-1)
             loss = loss + 2.0 * (t.dirs_w * (1 - cos)).sum(1) / t.dirs_w.sum(1).clamp_min(1.0)
-            loss = loss + 0.01 * (t.prior * ((state.pose - state.pose_mean) ** 2).sum(-1)).sum(1)
+            loss = loss + 0.01 * (t.prior * ((state.pose - _prior_targets(state, t)) ** 2).sum(-1)).sum(1)
             knee = state.pose[:, knees]
             loss = loss + 0.05 * (torch.relu(-knee[..., 0]) ** 2 + knee[..., 1:].pow(2).sum(-1)).sum(1)
             loss = loss + 0.02 * (state.shape ** 2).sum(1)
@@ -442,6 +452,19 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
             report(span[0] + (span[1] - span[0]) * it / total, "fitting bodies")
     state.shape_free = False
     log.info("fit losses per person: %s", [round(float(x), 3) for x in loss.detach()])
+
+
+def _prior_targets(state: State, t: Targets) -> torch.Tensor:
+    """[N,J,3] the pose each bone's prior pulls to: the relaxed pose, or for a hidden bone of
+    MIRRORED_LIMBS whose partner is seen, the partner's current pose reflected."""
+    names = list(POSE_PRIOR)
+    swap = {"L": "R", "R": "L"}
+    partner = [names.index(n[:-1] + swap[n[-1]]) if n.split(".")[0] in MIRRORED_LIMBS else i
+               for i, n in enumerate(names)]
+    hidden = t.prior == HIDDEN_PRIOR
+    use = hidden & ~hidden[:, partner]
+    reflected = state.pose.detach()[:, partner] * torch.tensor(REFLECT, device=state.pose.device)
+    return torch.where(use[..., None], reflected, state.pose_mean)
 
 
 def _camera_bones(posed: torch.Tensor, rest: torch.Tensor, rot: torch.Tensor, state: State) -> torch.Tensor:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from ..camera import to_camera
 from ..gaussians.visibility import body_zbuffer, project
 from ..types import Body, Camera, Person, Photo
 
@@ -120,7 +121,7 @@ def masks_from_bodies(photo: Photo, people: list[Person], bodies: list[Body], ca
         seen = px[px[:, 2] > 0, :2]
         bands.append(BAND * float(np.ptp(seen, axis=0).max()) if len(seen) else 0.0)
         margins.append(DEPTH_MARGIN * float(np.ptp(verts, axis=0).max()))
-        centres.append(float(w2c[2, :3] @ np.asarray(body.root_translation, np.float64) + w2c[2, 3]))
+        centres.append(float(to_camera(body.root_translation, w2c)[2]))
     proposed = propose(owner, depths, bands, margins, centres)
     stack = np.stack(depths)
     nearest = np.where(np.isfinite(stack.min(axis=0)), np.argmin(stack, axis=0), -1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from crowdgaussian.camera import to_camera
 from crowdgaussian.views import orbit_views
 
 N_VIEWS = 24
@@ -33,11 +34,6 @@ class OrbitViews:
     K: np.ndarray  # [3, 3]
     size: int  # square images, pixels
     indices: list[int]  # which of the 24 azimuths
-
-
-def to_camera(point_world: np.ndarray, world_to_camera: np.ndarray) -> np.ndarray:
-    """[3] a world point in camera coordinates."""
-    return world_to_camera[:3, :3] @ np.asarray(point_world, np.float64) + world_to_camera[:3, 3]
 
 
 def person_orbit(root_world: np.ndarray, world_to_camera: np.ndarray, true_height_m: float, size: int,

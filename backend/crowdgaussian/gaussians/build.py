@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from crowdgaussian import types
+from crowdgaussian.camera import to_camera
 from crowdgaussian.gaussians import anchor, fit, parts, visibility
 from crowdgaussian.gaussians.complete import complete_colours
 
@@ -103,7 +104,9 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
         col = _photo_colours(photo, a.means, w2c, K)
         if complete:
             regions = parts.part_labels(body.bones, a.skin_indices, a.skin_weights)
-            col = complete_colours(a.means_rest, col, vis, regions, parts.mirror_partners(a.means_rest))
+            dominant = parts.dominant_bones(a.skin_indices, a.skin_weights)
+            limbs = np.where(parts.limb_bones(body.bones)[dominant], dominant, -1)
+            col = complete_colours(a.means_rest, col, vis, regions, parts.mirror_partners(a.means_rest), limbs)
         colours.append(col)
         seen.append(vis)
         fit_colour.append(loose | vis)
@@ -178,7 +181,7 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
         neighbours=torch.from_numpy(np.concatenate(
             [fit.surface_neighbours(a.means_rest[ac]) + base for a, ac, base in
              zip(anchored, active, np.cumsum([0] + [int(ac.sum()) for ac in active])[:-1])])).to(device))
-    nearest = min(float((w2c[:3, :3] @ b.root_translation + w2c[:3, 3])[2]) for b in bodies)
+    nearest = min(float(to_camera(b.root_translation, w2c)[2]) for b in bodies)
     target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K, nearest)
     target = fit.FitTarget(**{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(target).items()})
     fitted = fit.fit(params, target, steps, report)[:4]

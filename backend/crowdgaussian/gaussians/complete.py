@@ -2,12 +2,16 @@
 
 Sources are the interior of the seen area (its rim mixes in neighbouring colours).
 Order of evidence, all general (no per-photo tuning):
-1. the left/right mirror partner, if the photo sees it;
-2. the back of the head takes the colour of the highest seen part of the head (hair);
-3. a smooth harmonic fill over a k-nearest-neighbour surface graph inside the same
+1. on arms and legs, the seen colour of the same bone straight through the limb (same x, z
+   in the rest pose, which faces -Y): a sleeve or trouser leg continues round at the same
+   height, so hems, stripes and cuffs carry round (not on the torso: ties, zips, open
+   jackets and logos are front-only);
+2. the left/right mirror partner, if the photo sees it;
+3. the back of the head takes the colour of the highest seen part of the head (hair);
+4. a smooth harmonic fill over a k-nearest-neighbour surface graph inside the same
    fill region (upper garment + arms, lower garment, head, hands, feet), so the
    back of the torso continues the front's clothing and hidden sleeves their arm;
-4. a region with nothing visible falls back to a related region (hands -> face skin)
+5. a region with nothing visible falls back to a related region (hands -> face skin)
    or to a plain plausible default (dark trousers, dark shoes, neutral grey top).
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ from scipy.spatial import cKDTree
 
 from crowdgaussian.gaussians import parts
 
+THROUGH_RADIUS = 0.03  # m: how far across (x, z) a colour is looked for straight through a limb
 # Plausible defaults for regions with no visible pixel at all (labelled as invented).
 _DEFAULTS = {
     parts.HEAD: (0.78, 0.60, 0.50),   # skin
@@ -78,16 +83,43 @@ def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
     return top, back, face
 
 
+def _through_limbs(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray, limbs: np.ndarray,
+                   k: int = 12) -> np.ndarray:
+    """[N] bool, and `colors` set in place: unknown Gaussians of a limb bone (`limbs` >= 0) given
+    the median colour of at least 3 known ones of that bone within THROUGH_RADIUS of their rest (x, z)."""
+    done = np.zeros(len(colors), bool)
+    xz = means_rest[:, [0, 2]]
+    for b in np.unique(limbs[(limbs >= 0) & ~known]):
+        src = np.flatnonzero((limbs == b) & known)
+        dst = np.flatnonzero((limbs == b) & ~known)
+        if len(src) < 3:
+            continue
+        dist, nbr = cKDTree(xz[src]).query(xz[dst], k=min(k, len(src)),
+                                      distance_upper_bound=THROUGH_RADIUS)
+        dist, nbr = dist.reshape(len(dst), -1), nbr.reshape(len(dst), -1)
+        close = np.isfinite(dist)
+        ok = close.sum(axis=1) >= 3
+        samples = np.where(close[..., None], colors[src[np.minimum(nbr, len(src) - 1)]], np.nan)
+        colors[dst[ok]] = np.nanmedian(samples[ok], axis=1)
+        done[dst[ok]] = True
+    return done
+
+
 def _median(colors: np.ndarray, sel: np.ndarray, min_count: int = 5) -> np.ndarray | None:
     """Median colour of the selected rows, None if too few."""
     return np.median(colors[sel], axis=0) if sel.sum() >= min_count else None
 
 
 def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.ndarray,
-                     regions: np.ndarray, partners: np.ndarray) -> np.ndarray:
-    """[N, 3] colours: visible ones kept, hidden ones completed (see module docstring)."""
+                     regions: np.ndarray, partners: np.ndarray, limbs: np.ndarray) -> np.ndarray:
+    """[N, 3] colours: visible ones kept, hidden ones completed (see module docstring).
+
+    `partners`: each Gaussian's left/right mirror (-1: none); `limbs`: its dominant bone where
+    that is an arm or leg segment, else -1.
+    """
     out = colors.astype(np.float64).copy()
     known = _interior(means_rest, visible, regions)
+    known |= _through_limbs(means_rest, out, known, limbs)
     mirror = (~visible) & (partners >= 0)
     mirror &= known[np.maximum(partners, 0)]
     out[mirror] = out[partners[mirror]]

@@ -1,4 +1,4 @@
-"""Body parts and left/right mirror partners of Gaussians, from the rig and the rest pose.
+"""Body parts, limbs and left/right mirror partners of Gaussians, from the rig and the rest pose.
 
 Parts come from each Gaussian's dominant bone (anny bone names; a few generic names
 for other rigs); they define the regions a hidden colour may be borrowed from
@@ -31,6 +31,21 @@ def bone_region(name: str) -> int:
         if any(p in low for p in prefixes):
             return region
     return HEAD
+
+
+# Limb bones (anny names first, then generic ones): a sleeve or trouser leg looks the same at
+# the front and the back, unlike a torso (ties, zips, open jackets, logos).
+_LIMBS = ("upperarm", "lowerarm", "forearm", "elbow", "upperleg", "lowerleg", "thigh", "calf", "knee", "shin")
+
+
+def limb_bones(bones: list[types.Bone]) -> np.ndarray:
+    """[B] bool: which bones are arm or leg segments."""
+    return np.array([any(k in b.name.lower() for k in _LIMBS) for b in bones], dtype=bool)
+
+
+def dominant_bones(skin_indices: np.ndarray, skin_weights: np.ndarray) -> np.ndarray:
+    """[N] the bone holding the largest skin weight of each Gaussian."""
+    return np.take_along_axis(skin_indices, skin_weights.argmax(axis=1)[:, None], axis=1)[:, 0]
 
 
 def part_labels(bones: list[types.Bone], skin_indices: np.ndarray, skin_weights: np.ndarray) -> np.ndarray:
