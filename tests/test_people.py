@@ -11,6 +11,7 @@ from sklearn.datasets import load_sample_image
 
 from crowdgaussian.image_io import load_photo
 from crowdgaussian.people import draw_detections, find_people, ssd, tflite
+from crowdgaussian.people.faces import Face, fits, head_size
 from crowdgaussian.types import Person, Photo
 
 
@@ -36,6 +37,20 @@ def test_anchor_layout_matches_the_models(spec, model):
     outputs = tflite.run(model, np.zeros(tflite.input_size(model) + (3,), np.float32))
     assert anchors.shape[0] == max(o.shape[0] for o in outputs)
     assert np.all((anchors > 0) & (anchors < 1))
+
+
+def test_face_fit_is_scaled_by_the_face_box_and_the_larger_head_yardstick():
+    """A skeleton with its shoulders placed too high (neck 10 px) but ears 24 px apart keeps its 24 px face."""
+    points = np.zeros((39, 2))
+    points[0] = (100, 100)  # nose
+    points[[7, 8]] = (88, 98), (112, 98)  # ears
+    points[[11, 12]] = (90, 110), (110, 110)  # shoulders
+    assert head_size(points) == pytest.approx(24)
+    face = Face(box=np.array([88.0, 88.0, 112.0, 112.0]), centre=np.array([100.0, 100.0]), score=0.9)
+    assert fits(face, points[0], head_size(points))
+    assert fits(face, points[0] + (11, 0), head_size(points))  # nose inside the box's inscribed circle
+    assert not fits(face, points[0] + (13, 0), head_size(points))
+    assert not fits(face, points[0], 10.0)  # the neck alone calls the face too big
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .detect import PoseDetection, detect_poses
+from .faces import Face
 from .geometry import Roi, roi_from_points, square_tiles
 from .landmarks import FULL_BODY_ENLARGE, LandmarkResult, run_landmarks
 
@@ -17,6 +18,8 @@ LANDMARK_MIN_FLAG = 0.5  # mediapipe's min pose presence
 MAX_NOSE_OFFSET = 0.35  # identity check: nose within this x upper-body scale of the detected face
 SEEDS_PER_PERSON = 2  # raw detections (tiles/scales) tried as crop seeds per person
 MAX_CLUSTERS = 40  # detection clusters verified, best first (bounds the cost on busy photos)
+FACE_NOSE_OFFSET = 0.5  # face-seeded crops: nose within this x face width of the face centre (inside the box)
+FACE_CROPS = ((1.0, 5.0), (3.5, 9.0))  # (centre below the face, side) in face widths: upper body, whole body
 NOSE, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 11, 12, 23, 24
 CORE = np.array([0, 2, 5, 7, 8, 11, 12, 23, 24])  # head and torso points used to compare skeletons
 
@@ -107,6 +110,32 @@ def verify_cluster(rgb: np.ndarray, cluster: list[PoseDetection]) -> Candidate |
     if not passed:
         return None
     return consensus(passed, cluster[0].score, cluster[0].face)
+
+
+def face_rois(face: Face) -> list[Roi]:
+    """Upright crops hanging below a face: upper body and whole body, sized by the face width."""
+    cx, cy = (float(v) for v in face.centre)
+    return [Roi(cx, cy + below * face.width, side * face.width) for below, side in FACE_CROPS]
+
+
+def face_seeded(rgb: np.ndarray, face: Face) -> Candidate | None:
+    """Consensus of the face-anchored crops whose landmarks put the nose on `face`; None if none does.
+
+    For people the pose detector misses, or whose detector crops give a neighbour's or a merged
+    skeleton: a crop sized and placed by the face itself.
+    """
+    passed: list[LandmarkResult] = []
+    for roi in face_rois(face):
+        for _ in range(2):  # the crop, then mediapipe's re-crop from the model's own hips
+            lm = run_landmarks(rgb, roi)
+            if lm.flag < LANDMARK_MIN_FLAG:
+                break
+            if np.linalg.norm(lm.points[NOSE] - face.centre) <= FACE_NOSE_OFFSET * face.width:
+                passed.append(lm)
+            roi = lm.refined_roi()
+    if not passed:
+        return None
+    return consensus(passed, face.score, face.centre.copy())
 
 
 def body_scale(points: np.ndarray) -> float:

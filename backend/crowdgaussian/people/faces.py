@@ -1,8 +1,12 @@
-"""Face confirmation: a real face of the right size must sit on a skeleton's nose.
+"""Face confirmation: a real face of the right size must sit on a skeleton's nose; faces as person seeds.
 
 The pose detector and landmark model also fire on hands, flowers and buildings; both
 BlazeFace models looking at the head crop reject those. Two crops / two models give a
-profile or shouting face (weak for one model) a second chance.
+profile or shouting face (weak for one model) a second chance. The tests are scaled by the
+face box (the nose inside its inscribed circle) and by the skeleton's larger head yardstick
+(neck length or ear span), so a partly hidden person's squashed skeleton still passes.
+Faces found over the whole photo seed crops for people the pose detector misses; those need
+both models to agree, since the full-range model alone fires on fists and clothing patterns.
 """
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ import numpy as np
 
 from . import ssd, tflite
 from .detect import by_width, detect_faces
-from .geometry import Roi, crop, to_photo
+from .geometry import Roi, crop, square_tiles, to_photo
 
 MIN_FACE_SCORE = 0.6  # at 0.5 a flower and a pagoda roof passed; real faces scored >= 0.7
-MAX_OFFSET = 0.25  # face centre within this x neck length of the nose
-FACE_WIDTH = (0.5, 1.6)  # plausible face width in neck lengths (nose to mid-shoulder)
-NOSE, L_SHOULDER, R_SHOULDER = 0, 11, 12
+MAX_OFFSET = 0.5  # the nose lies within this x face width of the face centre (the box's inscribed circle)
+FACE_WIDTH = (0.5, 1.6)  # plausible face width in head sizes
+NOSE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER = 0, 7, 8, 11, 12
 
 
 @dataclass
@@ -27,6 +31,11 @@ class Face:
     box: np.ndarray
     centre: np.ndarray
     score: float
+
+    @property
+    def width(self) -> float:
+        """Box width in px."""
+        return float(self.box[2] - self.box[0])
 
 
 def neck_length(points: np.ndarray) -> float:
@@ -43,24 +52,69 @@ def _short_range(rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray]:
     return to_photo(m, boxes.reshape(-1, 2, 2)).reshape(-1, 4), scores
 
 
+def head_size(points: np.ndarray) -> float:
+    """A skeleton's head size in px: the larger of its neck length and its ear span.
+
+    Each alone shrinks on real people: the neck when the head leans forward or the shoulders
+    are placed high (seen on partly hidden people), the ear span when the head turns.
+    """
+    return max(neck_length(points), float(np.linalg.norm(points[L_EAR] - points[R_EAR])))
+
+
 def find_face(rgb: np.ndarray, points: np.ndarray) -> Face | None:
     """The best face of plausible size on a skeleton's nose."""
-    return face_near(rgb, points[NOSE], neck_length(points))
+    return face_near(rgb, points[NOSE], head_size(points))
 
 
-def face_near(rgb: np.ndarray, nose: np.ndarray, neck: float) -> Face | None:
-    """The best face of plausible size centred near `nose` (short range on a 2x, full range on a 3x neck crop)."""
-    neck = max(float(neck), 4.0)
+def face_near(rgb: np.ndarray, nose: np.ndarray, head: float) -> Face | None:
+    """The best face of plausible size centred near `nose` (short range on a 2x, full range on a 3x head crop)."""
+    head = max(float(head), 4.0)
     cx, cy = float(nose[0]), float(nose[1])
-    found = [_short_range(rgb, Roi(cx, cy, 2.0 * neck))]
-    boxes, _, scores = detect_faces(rgb, Roi(cx, cy, 3.0 * neck), MIN_FACE_SCORE)
+    found = [_short_range(rgb, Roi(cx, cy, 2.0 * head))]
+    boxes, _, scores = detect_faces(rgb, Roi(cx, cy, 3.0 * head), MIN_FACE_SCORE)
     found.append((boxes, scores))
     best: Face | None = None
     for boxes, scores in found:
         for box, score in zip(boxes, scores):
-            centre = (box[:2] + box[2:]) / 2.0
-            width = (box[2] - box[0]) / neck
-            if (np.linalg.norm(centre - nose) <= MAX_OFFSET * neck and FACE_WIDTH[0] <= width <= FACE_WIDTH[1]
-                    and (best is None or score > best.score)):
-                best = Face(box, centre, float(score))
+            face = Face(box, (box[:2] + box[2:]) / 2.0, float(score))
+            if fits(face, nose, head) and (best is None or face.score > best.score):
+                best = face
     return best
+
+
+def fits(face: Face, nose: np.ndarray, head: float) -> bool:
+    """Whether `face` sits on the nose (inside its box's inscribed circle) and has a plausible size for `head`."""
+    return bool(np.linalg.norm(face.centre - nose) <= MAX_OFFSET * face.width
+                and FACE_WIDTH[0] <= face.width / max(head, 4.0) <= FACE_WIDTH[1])
+
+
+def second_look(rgb: np.ndarray, face: Face) -> bool:
+    """Whether the short-range model, on a crop sized by the face itself, sees a face there too.
+
+    A face found with no pose detection behind it (the full-range model alone) also fires on
+    fists and clothing patterns; two models agreeing on it does not.
+    """
+    boxes, _ = _short_range(rgb, Roi(float(face.centre[0]), float(face.centre[1]), 2.0 * face.width))
+    return any(fits(Face(b, (b[:2] + b[2:]) / 2.0, 1.0), face.centre, face.width) for b in boxes)
+
+
+def same_face(a: Face, b: Face | None) -> bool:
+    """Whether two face boxes are one face (centres within half the smaller width): one face, one person."""
+    return b is not None and bool(np.linalg.norm(a.centre - b.centre) < 0.5 * min(a.width, b.width))
+
+
+def faces_in_photo(rgb: np.ndarray) -> list[Face]:
+    """Every confident face (full-range model on the whole photo and tiles), one per face, best first.
+
+    Seeds for people the pose detector misses or gives a wrong skeleton: a face is the part of a
+    partly hidden person that the face check needs anyway.
+    """
+    found: list[Face] = []
+    for roi in square_tiles(rgb.shape[1], rgb.shape[0]):
+        boxes, _, scores = detect_faces(rgb, roi, MIN_FACE_SCORE)
+        found += [Face(box, (box[:2] + box[2:]) / 2.0, float(score)) for box, score in zip(boxes, scores)]
+    unique: list[Face] = []
+    for face in sorted(found, key=lambda f: -f.score):
+        if not any(same_face(face, u) for u in unique):
+            unique.append(face)
+    return unique

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Person, Photo
-from .candidates import Candidate, body_scale, detected_candidates, same_person
-from .faces import Face, find_face
+from .candidates import NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person
+from .faces import Face, faces_in_photo, find_face, fits, head_size, same_face, second_look
 from .masks import assign_masks
 from .recover import explain_away, face_cut, recover, seed_sets
 
@@ -26,7 +26,7 @@ class _Found:
     cand: Candidate
     face: Face | None
     support: np.ndarray  # [H, W] person probability this person may claim
-    source: str  # "detector" or "recovery" (found after explaining the others away)
+    source: str  # "detector", "face" (crops hung below a face) or "recovery" (found after explaining the others away)
 
     @property
     def score(self) -> float:
@@ -50,10 +50,13 @@ def find_people(photo: Photo, max_persons: int | None = None,
             continue
         confirmed.append((cand, face))
     found: list[_Found] = []
-    # several clusters can describe one person (face seen from several tiles): keep the best supported
+    # several clusters can describe one person (face seen from several tiles, or two skeletons on one
+    # face): keep the best supported
     for cand, face in sorted(confirmed, key=lambda cf: (-cf[0].support, -cf[1].score)):
-        if not any(same_person(cand.points, f.cand.points) for f in found):
+        if not any(same_person(cand.points, f.cand.points) or same_face(face, f.face) for f in found):
             found.append(_Found(cand, face, cand.segmentation(shape), "detector"))
+    report(0.4, "looking for faces the detector missed")
+    _add_face_seeded(rgb, found)
     report(0.5, "looking for people the detector missed")
     owned = np.zeros(shape, bool)
     for m in _masks(found):
@@ -77,6 +80,18 @@ def find_people(photo: Photo, max_persons: int | None = None,
         p.id = i
     report(1.0, f"{len(people)} people")
     return people
+
+
+def _add_face_seeded(rgb: np.ndarray, found: list[_Found]) -> None:
+    """Append people found from faces nobody found explains (missed or mis-skeletoned by the pose detector)."""
+    for face in faces_in_photo(rgb):
+        if any(np.linalg.norm(f.cand.points[NOSE] - face.centre) <= face.width for f in found) \
+                or not second_look(rgb, face):
+            continue  # a found person's face, or the full-range model alone (fists and patterns fool it)
+        cand = face_seeded(rgb, face)
+        if (cand is not None and fits(face, cand.points[NOSE], head_size(cand.points))
+                and not any(same_person(cand.points, f.cand.points) for f in found)):
+            found.append(_Found(cand, face, cand.segmentation(rgb.shape[:2]), "face"))
 
 
 def _masks(found: list[_Found]) -> list[np.ndarray]:
