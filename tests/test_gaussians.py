@@ -173,6 +173,26 @@ def test_completion_carries_stripes_round_limbs_but_not_front_details_round_the_
     assert np.median(np.linalg.norm(out[n:][back_tie] - grey, axis=1)) < 0.2
 
 
+def test_completion_fills_a_tank_tops_back_from_the_top_not_the_bare_arms() -> None:
+    """Bare arms seen all round, the top seen only in front: its hidden back is the top's colour."""
+    from crowdgaussian.gaussians.complete import complete_colours
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    angle, z = rng.uniform(-np.pi, np.pi, n), rng.uniform(1.0, 1.5, n)
+    torso = np.c_[0.15 * np.sin(angle), -0.1 * np.cos(angle), z]
+    arms = [np.c_[side * 0.2 + 0.04 * np.sin(angle), -0.04 * np.cos(angle), z + 0.02] for side in (-1, 1)]
+    means = np.concatenate([torso, *arms])
+    skin, top = np.array([0.45, 0.3, 0.2]), np.array([0.6, 0.2, 0.7])
+    colours = np.concatenate([np.tile(top, (n, 1)), np.tile(skin, (2 * n, 1))])
+    visible = np.r_[torso[:, 1] < 0, np.ones(2 * n, bool)]
+    limbs = np.r_[np.full(n, -1), np.zeros(n, int), np.ones(n, int)]
+    out = complete_colours(means, np.where(visible[:, None], colours, 0.0), visible, np.full(3 * n, parts.UPPER),
+                           np.full(3 * n, -1), limbs)
+    back = ~visible
+    assert np.percentile(np.linalg.norm(out[back] - top, axis=1), 90) < 0.1
+
+
 def test_completion_has_no_holes_in_close_up_orbit(scene: dict, built: list[types.Gaussians]) -> None:
     """Orbit views of a mostly hidden person have no see-through holes."""
     body, g = scene["bodies"][1], built[1]

@@ -8,9 +8,11 @@ Order of evidence, all general (no per-photo tuning):
    jackets and logos are front-only);
 2. the left/right mirror partner, if the photo sees it;
 3. the back of the head takes the colour of the highest seen part of the head (hair);
-4. a smooth harmonic fill over a k-nearest-neighbour surface graph inside the same
-   fill region (upper garment + arms, lower garment, head, hands, feet), so the
-   back of the torso continues the front's clothing and hidden sleeves their arm;
+4. a smooth harmonic fill over a k-nearest-neighbour surface graph, first over the trunk
+   of the upper and lower garment alone when enough of it is seen (so a tank top's back
+   continues the top, not the bare arms), then inside each whole fill region (upper
+   garment + arms, lower garment, head, hands, feet), so hidden sleeves continue their arm
+   or, if no arm is seen, the garment;
 5. a region with nothing visible falls back to a related region (hands -> face skin)
    or to a plain plausible default (dark trousers, dark shoes, neutral grey top).
 """
@@ -23,6 +25,7 @@ from scipy.spatial import cKDTree
 
 from crowdgaussian.gaussians import parts
 
+TRUNK_MIN_SEEN = 30  # seen trunk Gaussians needed to complete a garment's trunk from itself alone
 THROUGH_RADIUS = 0.03  # m: how far across (x, z) a colour is looked for straight through a limb
 # Plausible defaults for regions with no visible pixel at all (labelled as invented).
 _DEFAULTS = {
@@ -134,6 +137,12 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
         if hair is not None and fill_back.any():
             out[fill_back] = hair
             known |= fill_back
+
+    for r in (parts.UPPER, parts.LOWER):
+        trunk = (regions == r) & (limbs < 0)
+        if (trunk & known).sum() >= TRUNK_MIN_SEEN and (trunk & ~known).any():
+            out[trunk] = _harmonic_fill(means_rest[trunk], out[trunk], known[trunk], _median(out, trunk & known))
+            known |= trunk
 
     medians = {r: _median(out, known & (regions == r), 1) for r in range(len(parts.REGIONS))}
     if skin is not None:  # bare hands look like the face, not like the hair
