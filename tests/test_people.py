@@ -108,6 +108,18 @@ def test_zidane_both_men(zidane):
     assert np.linalg.norm(ancelotti.keypoints[0, :2] - (990, 200)) < 40
 
 
+def test_a_portrait_is_one_person():
+    """matplotlib's sample portrait (grace_hopper.jpg, 512x600): one person, cut by the frame, face in the middle."""
+    import matplotlib.cbook
+
+    people = find_people(load_photo(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    assert len(people) == 1
+    (person,) = people
+    assert person.truncated and "face_box" in person.extra
+    assert np.linalg.norm(person.keypoints[0, :2] - (270, 235)) < 40
+    assert person.mask.mean() > 0.4
+
+
 @pytest.mark.parametrize("name", ["china.jpg", "flower.jpg"])
 def test_photos_without_people_give_nobody(name):
     assert find_people(_sample(name)) == []
