@@ -34,14 +34,14 @@ class Progress:
         self._bar: tqdm | None = None
         self.timings: dict[str, float] = {}
         if mode == "bar":
-            self._bar = tqdm(total=1000, file=self._stream, unit="", bar_format="{desc:<34}{percentage:3.0f}%|{bar}| {elapsed}")
+            self._bar = tqdm(total=1000, file=self._stream, unit="", bar_format="{desc:<40}{percentage:3.0f}%|{bar}| {elapsed}")
 
     def _emit(self, stage: str, fraction: float, message: str) -> None:
         overall = min(1.0, self._start[stage] + self._weight[stage] * max(0.0, min(1.0, fraction)))
         if self.mode == "json":
             self.send({"stage": stage, "progress": round(overall, 4), "message": message})
         elif self._bar is not None:
-            self._bar.set_description_str(f"{stage}: {message}"[:34], refresh=False)
+            self._bar.set_description_str(f"{stage}: {message}"[:40], refresh=False)
             self._bar.n = int(overall * 1000)
             self._bar.refresh()
 

@@ -55,9 +55,9 @@ def find_people(photo: Photo, max_persons: int | None = None,
     for cand, face in sorted(confirmed, key=lambda cf: (-cf[0].support, -cf[1].score)):
         if not any(same_person(cand.points, f.cand.points) or same_face(face, f.face) for f in found):
             found.append(_Found(cand, face, cand.segmentation(shape), "detector"))
-    report(0.4, "looking for faces the detector missed")
+    report(0.4, "people seen by a face only")
     _add_face_seeded(rgb, found)
-    report(0.5, "looking for people the detector missed")
+    report(0.5, "recovering missed people")
     owned = np.zeros(shape, bool)
     for m in _masks(found):
         owned |= m
