@@ -8,6 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from crowdgaussian.bodies import load_body_model, make_body
 from crowdgaussian.bodies.rig import blender_pose_matrices
+from crowdgaussian.synth.crowd import as_seen_by_a_crop
 
 POSE = {"root": [0.1, 0.2, 0.3], "spine03": [0.2, 0.1, 0.0], "upperarm01.L": [0.0, 0.8, 0.3],
         "lowerarm01.L": [0.0, 0.0, 1.2], "upperleg01.R": [-0.6, 0.0, 0.1],
@@ -178,16 +179,8 @@ def _synthetic_people(bodies, camera, w2c):
         ys, xs = np.nonzero(mask)
         people.append(Person(id=i, bbox=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float),
                              score=1.0, keypoints=np.c_[project(lms), lmap.weight.numpy() > 0], mask=mask,
-                             keypoints_3d=_as_seen_by_a_crop(lms)))
+                             keypoints_3d=as_seen_by_a_crop(lms)))
     return people
-
-
-def _as_seen_by_a_crop(points: np.ndarray) -> np.ndarray:
-    """BlazePose-style world landmarks: hip-centred, in the axes of a view along the hips' ray."""
-    hips = points[[23, 24]].mean(0)
-    ray = hips / np.linalg.norm(hips)
-    turn = Rotation.align_vectors([[0.0, 0.0, 1.0]], [ray])[0]
-    return turn.apply(points - hips)
 
 
 @pytest.fixture(scope="module")

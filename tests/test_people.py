@@ -46,7 +46,7 @@ def test_face_fit_is_scaled_by_the_face_box_and_the_larger_head_yardstick():
     points[[7, 8]] = (88, 98), (112, 98)  # ears
     points[[11, 12]] = (90, 110), (110, 110)  # shoulders
     assert head_size(points) == pytest.approx(24)
-    face = Face(box=np.array([88.0, 88.0, 112.0, 112.0]), centre=np.array([100.0, 100.0]), score=0.9)
+    face = Face(box=np.array([88.0, 88.0, 112.0, 112.0]), score=0.9)
     assert fits(face, points[0], head_size(points))
     assert fits(face, points[0] + (11, 0), head_size(points))  # nose inside the box's inscribed circle
     assert not fits(face, points[0] + (13, 0), head_size(points))

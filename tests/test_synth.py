@@ -9,7 +9,8 @@ from scipy.spatial.transform import Rotation
 from crowdgaussian.synth import garments, shading
 from crowdgaussian.synth.crowd import make_crowd
 from crowdgaussian.synth.dressing import dress_body
-from crowdgaussian.synth.posing import dominant_bone, pose_body, random_phenotype, random_pose
+from crowdgaussian.gaussians.parts import dominant_bones
+from crowdgaussian.synth.posing import pose_body, random_phenotype, random_pose
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +99,8 @@ def test_dressed_gaussians_lie_on_the_body_and_are_well_formed():
 def test_outfit_regions_dress_and_patterns():
     rng = np.random.default_rng(0)
     body = pose_body(random_phenotype(rng), random_pose(rng), 0.0, (0.0, 0.0))
-    from crowdgaussian.synth.posing import dominant_bone
 
-    parts = garments.part_labels(body.vertices_rest, dominant_bone(body.skin_indices, body.skin_weights),
+    parts = garments.part_labels(body.vertices_rest, dominant_bones(body.skin_indices, body.skin_weights),
                                  body.bone_labels)
     z = body.vertices_rest[:, 2]
     assert z[parts == garments.HAIR].mean() > z[parts == garments.NECK].mean()
@@ -181,6 +181,6 @@ def test_dressed_body_is_lit_and_has_finer_splats_on_the_head():
     # the sky lights the back like the front: what the photo cannot see is not darker
     front, back = normals[:, 1] < -0.7, normals[:, 1] > 0.7  # the body faces -Y
     assert abs(brightness[front].mean() / brightness[back].mean() - 1.0) < 0.1
-    head = np.isin(garments.part_labels(body.vertices_rest, dominant_bone(body.skin_indices, body.skin_weights),
+    head = np.isin(garments.part_labels(body.vertices_rest, dominant_bones(body.skin_indices, body.skin_weights),
                                         body.bone_labels)[body.faces[g.tri, 0]], garments.HEAD_PARTS)
     assert np.median(g.scales[head, 0]) < 0.6 * np.median(g.scales[~head, 0])

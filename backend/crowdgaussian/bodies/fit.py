@@ -61,6 +61,9 @@ HIDDEN_PRIOR = 50.0  # prior weight of a bone whose far-end landmarks are all un
 # stand together far more often than not (arms move independently, so they hang instead).
 MIRRORED_LIMBS = ("upperleg01", "lowerleg01", "foot")
 REFLECT = (1.0, -1.0, -1.0)  # a rotation vector reflected across the sagittal plane (x -> -x)
+# per fitted bone, the bone whose pose it copies when hidden: its other-side twin in MIRRORED_LIMBS, else itself
+MIRROR_PARTNER = [list(POSE_PRIOR).index(b[:-1] + {"L": "R", "R": "L"}[b[-1]]) if b.split(".")[0] in MIRRORED_LIMBS
+                  else i for i, b in enumerate(POSE_PRIOR)]
 # The landmarks that show where each fitted bone points (its far end).
 BONE_ENDS = {
     "spine03": ("nose", "left_shoulder", "right_shoulder"), "spine01": ("left_shoulder", "right_shoulder"),
@@ -457,13 +460,9 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
 def _prior_targets(state: State, t: Targets) -> torch.Tensor:
     """[N,J,3] the pose each bone's prior pulls to: the relaxed pose, or for a hidden bone of
     MIRRORED_LIMBS whose partner is seen, the partner's current pose reflected."""
-    names = list(POSE_PRIOR)
-    swap = {"L": "R", "R": "L"}
-    partner = [names.index(n[:-1] + swap[n[-1]]) if n.split(".")[0] in MIRRORED_LIMBS else i
-               for i, n in enumerate(names)]
     hidden = t.prior == HIDDEN_PRIOR
-    use = hidden & ~hidden[:, partner]
-    reflected = state.pose.detach()[:, partner] * torch.tensor(REFLECT, device=state.pose.device)
+    use = hidden & ~hidden[:, MIRROR_PARTNER]
+    reflected = state.pose.detach()[:, MIRROR_PARTNER] * torch.tensor(REFLECT, device=state.pose.device)
     return torch.where(use[..., None], reflected, state.pose_mean)
 
 

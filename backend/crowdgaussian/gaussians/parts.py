@@ -44,7 +44,7 @@ def limb_bones(bones: list[types.Bone]) -> np.ndarray:
 
 
 def dominant_bones(skin_indices: np.ndarray, skin_weights: np.ndarray) -> np.ndarray:
-    """[N] the bone holding the largest skin weight of each Gaussian."""
+    """[N] the bone holding the largest skin weight of each row (a Gaussian or a vertex)."""
     return np.take_along_axis(skin_indices, skin_weights.argmax(axis=1)[:, None], axis=1)[:, 0]
 
 

@@ -135,7 +135,7 @@ def face_seeded(rgb: np.ndarray, face: Face) -> Candidate | None:
             roi = lm.refined_roi()
     if not passed:
         return None
-    return consensus(passed, face.score, face.centre.copy())
+    return consensus(passed, face.score, face.centre)
 
 
 def body_scale(points: np.ndarray) -> float:

@@ -26,11 +26,15 @@ NOSE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER = 0, 7, 8, 11, 12
 
 @dataclass
 class Face:
-    """A detected face in photo px: box x0 y0 x1 y1, centre and score."""
+    """A detected face in photo px: box x0 y0 x1 y1 and score."""
 
     box: np.ndarray
-    centre: np.ndarray
     score: float
+
+    @property
+    def centre(self) -> np.ndarray:
+        """Box centre in px."""
+        return (self.box[:2] + self.box[2:]) / 2.0
 
     @property
     def width(self) -> float:
@@ -76,7 +80,7 @@ def face_near(rgb: np.ndarray, nose: np.ndarray, head: float) -> Face | None:
     best: Face | None = None
     for boxes, scores in found:
         for box, score in zip(boxes, scores):
-            face = Face(box, (box[:2] + box[2:]) / 2.0, float(score))
+            face = Face(box, float(score))
             if fits(face, nose, head) and (best is None or face.score > best.score):
                 best = face
     return best
@@ -95,7 +99,7 @@ def second_look(rgb: np.ndarray, face: Face) -> bool:
     fists and clothing patterns; two models agreeing on it does not.
     """
     boxes, _ = _short_range(rgb, Roi(float(face.centre[0]), float(face.centre[1]), 2.0 * face.width))
-    return any(fits(Face(b, (b[:2] + b[2:]) / 2.0, 1.0), face.centre, face.width) for b in boxes)
+    return any(fits(Face(b, 1.0), face.centre, face.width) for b in boxes)
 
 
 def same_face(a: Face, b: Face | None) -> bool:
@@ -112,7 +116,7 @@ def faces_in_photo(rgb: np.ndarray) -> list[Face]:
     found: list[Face] = []
     for roi in square_tiles(rgb.shape[1], rgb.shape[0]):
         boxes, _, scores = detect_faces(rgb, roi, MIN_FACE_SCORE)
-        found += [Face(box, (box[:2] + box[2:]) / 2.0, float(score)) for box, score in zip(boxes, scores)]
+        found += [Face(box, float(score)) for box, score in zip(boxes, scores)]
     unique: list[Face] = []
     for face in sorted(found, key=lambda f: -f.score):
         if not any(same_face(face, u) for u in unique):

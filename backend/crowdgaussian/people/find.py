@@ -127,7 +127,7 @@ def _person(f: _Found, mask: np.ndarray, shape: tuple[int, int]) -> Person:
         extra["detector_face_centre"] = c.face.copy()
     if f.face is not None:
         extra["face_box"] = f.face.box.copy()
-        extra["face_centre"] = f.face.centre.copy()
+        extra["face_centre"] = f.face.centre
         extra["face_score"] = f.face.score
     return Person(id=-1, bbox=bbox, score=f.score, keypoints=keypoints, mask=mask,
                   keypoints_3d=c.landmarks.world[:33].copy(), truncated=cut_points or cut_mask, extra=extra)

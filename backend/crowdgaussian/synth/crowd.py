@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from crowdgaussian import types
+from crowdgaussian.camera import to_camera
 from crowdgaussian.eval.render import render
 from crowdgaussian.views import look_at
 
@@ -65,7 +66,7 @@ class SynthScene:
                 yi = np.clip(np.floor(kp[:, 1]).astype(int), 0, mask.shape[0] - 1)
                 kp[occluder[yi, xi], 2] = 0.0
             ys, xs = np.nonzero(mask)
-            cam = p.body.keypoints_world @ w2c[:3, :3].T + w2c[:3, 3]
+            cam = to_camera(p.body.keypoints_world, w2c)
             out.append(types.Person(
                 id=p.id, bbox=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64),
                 score=1.0, keypoints=kp, mask=mask, keypoints_3d=as_seen_by_a_crop(cam),
@@ -140,7 +141,7 @@ def _frame_camera(points: np.ndarray, width: int, height: int, fov_deg: float, e
     for _ in range(8):  # fixed-point iteration on the viewing distance
         eye = np.array([target[0], target[1] - dist, eye_height])
         w2c = look_at(eye, target)
-        cam = points @ w2c[:3, :3].T + w2c[:3, 3]
+        cam = to_camera(points, w2c)
         x = np.abs(cam[:, 0] / cam[:, 2]) * fx / (0.44 * width)
         y = np.abs(cam[:, 1] / cam[:, 2]) * fx / (0.44 * height)
         dist *= max(float(max(x.max(), y.max())), 0.5) ** 0.8
@@ -151,7 +152,7 @@ def _frame_camera(points: np.ndarray, width: int, height: int, fov_deg: float, e
 def _keypoints_2d(body: PosedBody, camera: types.Camera, visible: np.ndarray, depth: np.ndarray) -> np.ndarray:
     """[33, 3] projected keypoints with visibility 1 where the person's own surface shows them."""
     w2c = camera.world_to_camera
-    cam = body.keypoints_world @ w2c[:3, :3].T + w2c[:3, 3]
+    cam = to_camera(body.keypoints_world, w2c)
     uv = cam[:, :2] / cam[:, 2:3] * np.array([camera.fx, camera.fy]) + np.array([camera.cx, camera.cy])
     xi, yi = np.floor(uv[:, 0]).astype(int), np.floor(uv[:, 1]).astype(int)  # pixel i covers [i, i+1)
     inside = (xi >= 0) & (yi >= 0) & (xi < camera.width) & (yi < camera.height)

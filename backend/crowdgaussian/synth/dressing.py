@@ -12,9 +12,10 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from crowdgaussian import types
+from crowdgaussian.gaussians.parts import dominant_bones
 
 from .garments import HEAD_PARTS, Outfit, part_labels
-from .posing import PosedBody, dominant_bone
+from .posing import PosedBody
 from .shading import vertex_shading
 
 SKIN_K = 4  # bone influences kept per Gaussian
@@ -70,7 +71,7 @@ def dress_body(body: PosedBody, outfit: Outfit, n_gaussians: int, rng: np.random
     world = body.vertices_world.astype(np.float64)[faces]
     rest = body.vertices_rest.astype(np.float64)[faces]
     area = 0.5 * np.linalg.norm(np.cross(rest[:, 1] - rest[:, 0], rest[:, 2] - rest[:, 0]), axis=1)
-    vertex_parts = part_labels(body.vertices_rest, dominant_bone(body.skin_indices, body.skin_weights),
+    vertex_parts = part_labels(body.vertices_rest, dominant_bones(body.skin_indices, body.skin_weights),
                                body.bone_labels)
     detail = np.where(np.isin(vertex_parts[faces], HEAD_PARTS).any(axis=1), HEAD_DETAIL, 1.0)
     tri, bary, density = _sample(area, detail, n_gaussians, rng)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from crowdgaussian.gaussians.parts import dominant_bones
+
 # COCO keypoints that anny regresses from vertices, in anny's label order.
 _COCO = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
          "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
@@ -84,11 +86,6 @@ def random_pose(rng: np.random.Generator, posture: str = "standing") -> dict[str
     return pose
 
 
-def dominant_bone(skin_indices: np.ndarray, skin_weights: np.ndarray) -> np.ndarray:
-    """[V] the bone index holding the largest skin weight of each vertex."""
-    return skin_indices[np.arange(len(skin_indices)), np.argmax(skin_weights, axis=1)]
-
-
 def _blazepose_from_coco(coco: dict[str, np.ndarray], joints: dict[str, np.ndarray]) -> np.ndarray:
     """[33, 3] BlazePose landmarks from anny's COCO keypoints and hand/foot joint positions."""
     from crowdgaussian.types import POSE_LANDMARKS
@@ -143,7 +140,7 @@ def pose_body(phenotype: dict[str, float], pose: dict[str, np.ndarray], yaw_deg:
     seat = None
     if posture == "sitting":
         thighs = [i for i, n in enumerate(labels) if n.startswith("upperleg")]
-        on_thigh = np.isin(dominant_bone(model.vertex_bone_indices.cpu().numpy(),
+        on_thigh = np.isin(dominant_bones(model.vertex_bone_indices.cpu().numpy(),
                                          model.vertex_bone_weights.cpu().numpy()), thighs)
         under = place(verts[on_thigh])
         hips = 0.5 * (place(keypoints[23:25]).sum(axis=0))
