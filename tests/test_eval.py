@@ -148,6 +148,7 @@ def test_truth_scores_perfectly_at_another_depth_and_in_another_world_and_a_miss
     scores, renders = score_people(scene, pred, truths, 64, views, masks, [0.0, 0.0])
     assert all(s.matched and s.iou > 0.99 for s in scores)
     assert all(s.psnr > 35 and s.ssim > 0.98 and s.psnr_fg > 25 for s in scores), [(s.psnr, s.ssim) for s in scores]
+    assert all(s.orbit_iou > 0.95 for s in scores), [s.orbit_iou for s in scores]
     turn = np.eye(4)  # each person turned by 20 degrees about their own root (a real error)
     turn[:3, :3] = Rotation.from_rotvec([0.0, 0.0, np.radians(20.0)]).as_matrix()
     about = [np.r_[np.c_[np.eye(3), r], [[0, 0, 0, 1]]] for r in pred.roots]
@@ -155,9 +156,10 @@ def test_truth_scores_perfectly_at_another_depth_and_in_another_world_and_a_miss
                                                   for g, a in zip(pred.gaussians, about)])
     worse, _ = score_people(scene, turned, truths, 64, views, masks, [0.0, 0.0])
     assert all(w.psnr < s.psnr - 5 for w, s in zip(worse, scores)), [(w.psnr, s.psnr) for w, s in zip(worse, scores)]
+    assert all(w.orbit_iou < s.orbit_iou - 0.1 for w, s in zip(worse, scores))
     empty = Prediction(camera=scene.camera, people=[], roots=[], gaussians=[])
     missed, _ = score_people(scene, empty, truths, 64, views, masks, [0.0, 0.0])
-    assert all(not s.matched and s.psnr < 20 and s.psnr_fg < s.psnr for s in missed)
+    assert all(not s.matched and s.psnr < 20 and s.psnr_fg < s.psnr and s.orbit_iou == 0 for s in missed)
 
 
 def test_lpips_skips_with_a_clear_message_and_runs_with_local_weights(tmp_path, monkeypatch):
@@ -193,12 +195,13 @@ def test_summary_and_report_tables(tmp_path):
     for cond, ps in (("occ20", 20.0), ("occ40", 19.0), ("down2x", 18.0)):
         for method, off in (("ours", 0.0), ("visible_only", -3.0)):
             rows.append(dict(person=0, matched=True, iou=0.9, psnr=ps + off, ssim=0.9, lpips=None, psnr_fg=ps,
-                             occlusion=0.2,
+                             orbit_iou=0.6, occlusion=0.2,
                              per_view_psnr=[], seed=1000, n_people=1, condition=cond, method=method, seconds=4.0,
                              n_detected=1, photo_psnr_visible=30.0, photo_psnr_amodal=25.0))
     summary = benchmark.summarize(rows, cfg)
     assert summary["psnr"] == {"20": 20.0, "40": 19.0}
     assert summary["baseline_psnr"] == {"20": 17.0, "40": 16.0}
+    assert summary["orbit_iou"] == {"20": 0.6, "40": 0.6}
     assert summary["psnr_2x"] == 18.0 and summary["seconds_per_person"] == 4.0
     rows[0]["seconds"] = float("nan")  # a run where nobody was found has no time
     rows[0]["photo_psnr_visible"] = float("nan")
@@ -207,7 +210,7 @@ def test_summary_and_report_tables(tmp_path):
     text = report.markdown(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "peak_rss_mb": 900.0,
                                                      "n_reconstructed": 1}],
                            cfg, summary, "LPIPS skipped", "T")
-    assert "| Ours (default pipeline) | 20% (0.20) | 20.000 | 0.900 | – | 20.000 |" in text
+    assert "| Ours (default pipeline) | 20% (0.20) | 20.000 | 0.900 | – | 20.000 | 0.600 |" in text
     assert "| Visible-only (no completion) | 2× | 15.000 |" in text
     paths = report.plots(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "peak_rss_mb": 900.0,
                                                      "n_reconstructed": 1}],

@@ -177,6 +177,7 @@ def summarize(records: list[dict], cfg: Config) -> dict:
         "baseline_psnr": {lv: mean("psnr", f"occ{lv}", "visible_only") for lv in levels},
         "psnr_fg": {lv: mean("psnr_fg", f"occ{lv}") for lv in levels},
         "baseline_psnr_fg": {lv: mean("psnr_fg", f"occ{lv}", "visible_only") for lv in levels},
+        "orbit_iou": {lv: mean("orbit_iou", f"occ{lv}") for lv in levels},
         "baseline_ssim": {lv: mean("ssim", f"occ{lv}", "visible_only") for lv in levels},
         "measured_occlusion": {lv: mean("occlusion", f"occ{lv}") for lv in levels},
         "photo_psnr_visible": {lv: mean("photo_psnr_visible", f"occ{lv}") for lv in levels},

@@ -61,7 +61,8 @@ def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict,
              "Synthetic anny people with procedural clothing, not THuman2.1: numbers are comparable "
              "between our own runs only, not with the paper's. PSNR/SSIM are the paper's (all pixels of "
              "each view); 'PSNR on people pixels' (ours, not the paper's) only counts pixels the truth or "
-             "the prediction covers, so empty background does not dilute it. Each reconstruction is "
+             "the prediction covers, so empty background does not dilute it; 'orbit silhouette IoU' (ours) "
+             "compares the shapes alone (alpha > 0.5), averaged over the views. Each reconstruction is "
              "rendered on the truth's orbit carried into its own world through the photo camera (same "
              "views relative to the photo camera, distance scaled by its root depth over the true one), "
              "so its own floor / up axis and the depth-size ambiguity are not judged, its pose is.", "",
@@ -73,15 +74,15 @@ def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict,
                      f"{_fmt(_mean(rows, 'lpips'))} |")
     lines += ["", "## Table 2 shape: increasing occlusion ratio", "",
               "| Method | Occlusion ratio (measured) | PSNR ↑ | SSIM ↑ | LPIPS ↓ | PSNR on people pixels ↑ "
-              "| input-view PSNR (visible / amodal) |",
-              "|---|---|---|---|---|---|---|"]
+              "| orbit silhouette IoU ↑ | input-view PSNR (visible / amodal) |",
+              "|---|---|---|---|---|---|---|---|"]
     for m in methods:
         for lv, cond in zip(cfg.levels, occ):
             rows = [r for r in records if r["method"] == m and r["condition"] == cond]
             lines.append(
                 f"| {METHOD_NAMES.get(m, m)} | {round(lv * 100)}% ({_fmt(_mean(rows, 'occlusion'), 2)}) | "
                 f"{_fmt(_mean(rows, 'psnr'))} | {_fmt(_mean(rows, 'ssim'))} | {_fmt(_mean(rows, 'lpips'))} | "
-                f"{_fmt(_mean(rows, 'psnr_fg'))} | "
+                f"{_fmt(_mean(rows, 'psnr_fg'))} | {_fmt(_mean(rows, 'orbit_iou'))} | "
                 f"{_fmt(_mean(rows, 'photo_psnr_visible'), 2)} / {_fmt(_mean(rows, 'photo_psnr_amodal'), 2)} |")
     lines += ["", "## Downsampled inputs (no simulated occluder)", "",
               "| Method | Input | PSNR ↑ | SSIM ↑ | LPIPS ↓ |", "|---|---|---|---|---|"]

@@ -48,6 +48,7 @@ class PersonScore:
     ssim: float
     lpips: float | None
     psnr_fg: float  # PSNR on the pixels either the truth or the prediction covers (not the paper's)
+    orbit_iou: float  # silhouette IoU (alpha > 0.5) averaged over the views: the geometry alone (not the paper's)
     occlusion: float  # fraction of the person's visible photo region the simulator hid
     per_view_psnr: list[float] = field(default_factory=list)
 
@@ -99,11 +100,14 @@ def score_people(scene: SynthScene, pred: Prediction, truths: list[tuple[np.ndar
             images, alpha, _ = render([pred.gaussians[j]], orbit.viewmats, orbit.K, size, size, BACKGROUND)
         per_psnr = [psnr(a, b) for a, b in zip(images, truth)]
         covered = (alpha > 0.05) | (truth_alpha > 0.05)
+        mine, true = alpha > 0.5, truth_alpha > 0.5
+        sil_iou = [(a & b).sum() / max((a | b).sum(), 1) for a, b in zip(mine, true)]
         scores.append(PersonScore(
             person=i, matched=j is not None, iou=iou, psnr=float(np.mean(per_psnr)),
             ssim=float(np.mean([ssim(a, b) for a, b in zip(images, truth)])),
             lpips=float(np.mean([lpips(a, b) for a, b in zip(images, truth)])) if lpips else None,
-            psnr_fg=psnr(images, truth, covered), occlusion=occlusion[i], per_view_psnr=per_psnr))
+            psnr_fg=psnr(images, truth, covered), orbit_iou=float(np.mean(sil_iou)), occlusion=occlusion[i],
+            per_view_psnr=per_psnr))
         renders.append(images)
     return scores, renders
 
