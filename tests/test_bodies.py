@@ -356,6 +356,29 @@ def test_fit_hidden_leg_follows_the_seen_one():
     assert min(_thigh_angles(body)) > 60.0
 
 
+def _knee_angles(body) -> list[float]:
+    """Degrees each knee bends."""
+    names = body.params["bone_names"]
+    pose = np.array(body.params["pose_rotvec"])
+    return [float(np.degrees(np.linalg.norm(pose[names.index(leg)]))) for leg in ("lowerleg01.L", "lowerleg01.R")]
+
+
+def test_fit_hidden_shins_hang_under_seated_thighs():
+    """A seated person whose shins an object hides (a table's front): the knees are seen, so the
+    thighs point at the camera, and the unseen shins hang plumb under them, not straight out."""
+    from crowdgaussian.bodies import fit_bodies
+
+    person, camera, photo = _seated_person()
+    person.keypoints[[23, 24], 2] = 0.0  # hips behind the thighs, as seen from the front
+    shins = [27, 28, 29, 30, 31, 32]  # ankles, heels, toes
+    person.keypoints[shins, 2] = 0.0
+    y = person.keypoints[[25, 26], 1].max() + 8  # the object's top edge just below the knees
+    person.mask[int(y):] = False
+    (body,), _ = fit_bodies(photo, [person], camera)
+    assert min(_thigh_angles(body)) > 60.0
+    assert min(_knee_angles(body)) > 60.0, _knee_angles(body)
+
+
 def test_depth_order_from_occlusions():
     from crowdgaussian.bodies import ground
 

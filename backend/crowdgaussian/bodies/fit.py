@@ -13,9 +13,10 @@ with Adam on:
   body parts whose nearest landmark is unseen and lies on no person are exempt from the
   first (an unknown object may hide them: pulling them onto the masks twisted whole bodies);
 - priors: small angles around a relaxed pose (strong on bones whose far end is not seen, so
-  a hidden leg copies the other leg when that one is seen, else stands, and hidden arms hang
-  at the sides), knee hinge, phenotypes near the middle, and the orientation held near its
-  start from BlazePose's 3D torso in proportion to how little of the person is seen.
+  a hidden leg copies the other leg when that one is seen, else stands, a hidden shin hangs
+  plumb under its thigh, and hidden arms hang at the sides), knee hinge, phenotypes near the
+  middle, and the orientation held near its start from BlazePose's 3D torso in proportion to
+  how little of the person is seen.
 Size and distance are ambiguous in one image: the first pass uses an average adult height;
 then ground.py puts the people whose feet are seen on one floor, the depth order is made
 consistent with who hides whom, each person's height (and, below 1.45 m, age) phenotype is
@@ -59,7 +60,11 @@ PRIOR_MEAN = {"upperarm01.L": (0.0, ARMS_DOWN, 0.0), "upperarm01.R": (0.0, -ARMS
 HIDDEN_PRIOR = 50.0  # prior weight of a bone whose far-end landmarks are all unseen
 # A hidden bone of these pairs is pulled to its seen partner's pose, reflected: legs sit or
 # stand together far more often than not (arms move independently, so they hang instead).
-MIRRORED_LIMBS = ("upperleg01", "lowerleg01", "foot")
+MIRRORED_LIMBS = ("upperleg01", "foot")
+# A hidden shin hangs plumb under its thigh (knee bent as far as the hip: seated 90, standing
+# straight): shins carry the weight, and a straight shin under a seated thigh floats in the air.
+SHINS = {"lowerleg01.L": "upperleg01.L", "lowerleg01.R": "upperleg01.R"}
+SHIN_IDS, THIGH_IDS = ([list(POSE_PRIOR).index(b) for b in bones] for bones in (SHINS, SHINS.values()))
 REFLECT = (1.0, -1.0, -1.0)  # a rotation vector reflected across the sagittal plane (x -> -x)
 # per fitted bone, the bone whose pose it copies when hidden: its other-side twin in MIRRORED_LIMBS, else itself
 MIRROR_PARTNER = [list(POSE_PRIOR).index(b[:-1] + {"L": "R", "R": "L"}[b[-1]]) if b.split(".")[0] in MIRRORED_LIMBS
@@ -458,12 +463,18 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
 
 
 def _prior_targets(state: State, t: Targets) -> torch.Tensor:
-    """[N,J,3] the pose each bone's prior pulls to: the relaxed pose, or for a hidden bone of
-    MIRRORED_LIMBS whose partner is seen, the partner's current pose reflected."""
+    """[N,J,3] the pose each bone's prior pulls to: the relaxed pose, for a hidden bone of
+    MIRRORED_LIMBS whose partner is seen the partner's current pose reflected, and for a hidden
+    shin the knee bend that hangs it plumb under its thigh's current pose."""
     hidden = t.prior == HIDDEN_PRIOR
     use = hidden & ~hidden[:, MIRROR_PARTNER]
-    reflected = state.pose.detach()[:, MIRROR_PARTNER] * torch.tensor(REFLECT, device=state.pose.device)
-    return torch.where(use[..., None], reflected, state.pose_mean)
+    pose = state.pose.detach()
+    reflected = pose[:, MIRROR_PARTNER] * torch.tensor(REFLECT, device=pose.device)
+    target = torch.where(use[..., None], reflected, state.pose_mean)
+    plumb = torch.zeros_like(target[:, SHIN_IDS])
+    plumb[..., 0] = torch.relu(-pose[:, THIGH_IDS, 0])  # thigh forward (-x) -> knee bent back (+x) as far
+    target[:, SHIN_IDS] = torch.where(hidden[:, SHIN_IDS, None], plumb, target[:, SHIN_IDS])
+    return target
 
 
 def _camera_bones(posed: torch.Tensor, rest: torch.Tensor, rot: torch.Tensor, state: State) -> torch.Tensor:
