@@ -356,6 +356,31 @@ def test_fit_hidden_leg_follows_the_seen_one():
     assert min(_thigh_angles(body)) > 60.0
 
 
+def test_fit_a_face_only_person_at_the_right_distance():
+    """Only the head shows above an object: its size (ears, eyes), not the head-sized mask box
+    taken for a whole person, sets the distance."""
+    from crowdgaussian.bodies import fit_bodies
+    from crowdgaussian.types import Camera, Photo
+
+    placed = np.eye(4)
+    placed[1, 3] = 4.0
+    truth = make_body(None, {"height": 0.55}, placed)
+    camera = Camera(fx=800.0, fy=800.0, cx=320.0, cy=240.0, width=640, height=480)
+    w2c = _camera_looking_along_y(0.0, 1.2)
+    (person,) = _synthetic_people([truth], camera, w2c)
+    person.keypoints[11:, 2] = 0.0  # shoulders down hidden
+    y = person.keypoints[[9, 10], 1].max() + 10  # the object's top edge under the chin
+    person.mask[int(y):] = False
+    ys, xs = np.nonzero(person.mask)
+    person.bbox = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float)
+    photo = Photo(rgb=np.zeros((480, 640, 3), np.uint8), full_width=640, full_height=480, scale=1.0,
+                  path="synthetic")
+    (body,), fitted = fit_bodies(photo, [person], camera)
+    depth = (fitted.world_to_camera[:3, :3] @ body.root_translation + fitted.world_to_camera[:3, 3])[2]
+    true_depth = (w2c[:3, :3] @ truth.root_translation + w2c[:3, 3])[2]
+    assert abs(depth / true_depth - 1) < 0.15, (depth, true_depth)
+
+
 def _knee_angles(body) -> list[float]:
     """Degrees each knee bends."""
     names = body.params["bone_names"]

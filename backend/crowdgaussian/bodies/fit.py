@@ -86,6 +86,8 @@ SEGMENTS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
             ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
             ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
             ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")]
+# Head landmark pairs that size a person whose torso is hidden (only the head shows).
+HEAD_SEGMENTS = [("left_ear", "right_ear"), ("left_eye", "right_eye"), ("nose", "left_ear"), ("nose", "right_ear")]
 FEET = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 # Facing the camera upright: body-local x, y (back), z (up) -> camera x, z (away), -y.
@@ -340,7 +342,7 @@ class State:
 
 
 def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict]) -> State:
-    """Orientation from BlazePose 3D (or facing the camera), distance from the torso size."""
+    """Orientation from BlazePose 3D (or facing the camera), distance from the torso's (else the head's) size."""
     with torch.no_grad():
         verts, rest = M.rest_state(model, M.phenotype_tensor(phen, model))
         lmap = _lmap(model)
@@ -360,16 +362,14 @@ def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict])
             if p.keypoints[index("left_shoulder"), 0] < p.keypoints[index("right_shoulder"), 0]:
                 rot = rot @ Rotation.from_rotvec([0, 0, np.pi]).as_matrix()
         kp, vis = p.keypoints[:, :2], p.keypoints[:, 2] > VISIBLE
-        model_len = image_len = 0.0
-        for a_name, b_name in SEGMENTS[8:]:
-            a, b = index(a_name), index(b_name)
-            if vis[a] and vis[b]:
-                model_len += np.linalg.norm((rot @ (local[b] - local[a]))[:2])
-                image_len += np.linalg.norm(kp[b] - kp[a])
-        if image_len > 1.0:
-            z = K[0, 0] * model_len / image_len
-        else:
-            z = K[0, 0] * 1.7 / max(p.bbox[3] - p.bbox[1], 1.0)
+        z = K[0, 0] * 1.7 / max(p.bbox[3] - p.bbox[1], 1.0)  # last resort: the box is a whole adult
+        for pairs in (SEGMENTS[8:], HEAD_SEGMENTS):  # the torso's size, else the head's
+            seen = [(index(a), index(b)) for a, b in pairs if vis[index(a)] and vis[index(b)]]
+            model_len = sum(np.linalg.norm((rot @ (local[b] - local[a]))[:2]) for a, b in seen)
+            image_len = sum(np.linalg.norm(kp[b] - kp[a]) for a, b in seen)
+            if image_len > 1.0:
+                z = K[0, 0] * model_len / image_len
+                break
         anchors = [index(n) for n in TORSO if vis[index(n)]] or [int(np.argmax(p.keypoints[:, 2]))]
         centre2d = kp[anchors].mean(0)
         centre_local = rot @ local[anchors].mean(0)
