@@ -205,3 +205,14 @@ def test_small_people_are_found_by_the_tiles():
     people = find_people(Photo(rgb=canvas, full_width=1280, full_height=854, scale=1.0, path="composite"))
     _find(people, (x0 + 0.4 * 90, x0 + 0.4 * 200))  # beige coat
     _find(people, (x0 + 0.4 * 240, x0 + 0.4 * 330))  # black coat
+
+
+def test_a_face_next_to_a_found_persons_face_is_its_own_person():
+    """Synthetic crowd (seed 14): the face one width beside a found person's face is a second person, not theirs."""
+    from crowdgaussian.eval.runner import match_people
+    from crowdgaussian.synth.crowd import make_crowd
+
+    scene = make_crowd(14, 3)
+    people = find_people(scene.photo)
+    matches = match_people([p.mask for p in people], [p.mask for p in scene.people])
+    assert len(people) == 3 and len(matches) == 3

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..types import Person, Photo
 from .candidates import NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person
-from .faces import Face, faces_in_photo, find_face, fits, head_size, same_face, second_look
+from .faces import MAX_OFFSET, Face, faces_in_photo, find_face, fits, head_size, same_face, second_look
 from .masks import assign_masks
 from .recover import explain_away, face_cut, recover, seed_sets
 
@@ -85,13 +85,17 @@ def find_people(photo: Photo, max_persons: int | None = None,
 def _add_face_seeded(rgb: np.ndarray, found: list[_Found]) -> None:
     """Append people found from faces nobody found explains (missed or mis-skeletoned by the pose detector)."""
     for face in faces_in_photo(rgb):
-        if any(np.linalg.norm(f.cand.points[NOSE] - face.centre) <= face.width for f in found) \
-                or not second_look(rgb, face):
+        if any(_owns(f, face) for f in found) or not second_look(rgb, face):
             continue  # a found person's face, or the full-range model alone (fists and patterns fool it)
         cand = face_seeded(rgb, face)
         if (cand is not None and fits(face, cand.points[NOSE], head_size(cand.points))
                 and not any(same_person(cand.points, f.cand.points) for f in found)):
             found.append(_Found(cand, face, cand.segmentation(rgb.shape[:2]), "face"))
+
+
+def _owns(f: _Found, face: Face) -> bool:
+    """Whether `face` is `f`'s own (confirmed, or around its nose): in crowds the next face is a face width away."""
+    return same_face(face, f.face) or bool(np.linalg.norm(f.cand.points[NOSE] - face.centre) <= MAX_OFFSET * face.width)
 
 
 def _masks(found: list[_Found]) -> list[np.ndarray]:
