@@ -88,6 +88,7 @@ SEGMENTS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
             ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")]
 # Head landmark pairs that size a person whose torso is hidden (only the head shows).
 HEAD_SEGMENTS = [("left_ear", "right_ear"), ("left_eye", "right_eye"), ("nose", "left_ear"), ("nose", "right_ear")]
+BELOW_SHOULDERS = np.arange(13, 33)  # BlazePose landmarks from the elbows down
 FEET = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 # Facing the camera upright: body-local x, y (back), z (up) -> camera x, z (away), -y.
@@ -362,8 +363,11 @@ def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict])
             if p.keypoints[index("left_shoulder"), 0] < p.keypoints[index("right_shoulder"), 0]:
                 rot = rot @ Rotation.from_rotvec([0, 0, np.pi]).as_matrix()
         kp, vis = p.keypoints[:, :2], p.keypoints[:, 2] > VISIBLE
-        z = K[0, 0] * 1.7 / max(p.bbox[3] - p.bbox[1], 1.0)  # last resort: the box is a whole adult
-        for pairs in (SEGMENTS[8:], HEAD_SEGMENTS):  # the torso's size, else the head's
+        z = K[0, 0] * 1.7 / max(p.bbox[3] - p.bbox[1], 1.0)  # the box taken for a whole adult
+        # the torso's size, else for a person seen only down to the shoulders the head's (their
+        # box is a head, not an adult; where more shows, the box spans more of the body)
+        head_only = not vis[BELOW_SHOULDERS].any()
+        for pairs in (SEGMENTS[8:], HEAD_SEGMENTS if head_only else []):
             seen = [(index(a), index(b)) for a, b in pairs if vis[index(a)] and vis[index(b)]]
             model_len = sum(np.linalg.norm((rot @ (local[b] - local[a]))[:2]) for a, b in seen)
             image_len = sum(np.linalg.norm(kp[b] - kp[a]) for a, b in seen)
