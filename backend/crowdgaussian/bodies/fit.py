@@ -87,6 +87,11 @@ SEGMENTS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
             ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
             ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")]
 # Head landmark pairs that size a person whose torso is hidden (only the head shows).
+# Segments whose BlazePose 3D direction the fit follows: the limbs and torso, plus shoulder to
+# knee, which tells a seated person's knees (in front of the torso) from a standing person's
+# (below it) when an object hides the hip, using only landmarks that are seen.
+DIRECTIONS = SEGMENTS + [("left_shoulder", "left_knee"), ("right_shoulder", "right_knee")]
+HIP_OF = {"left_knee": "left_hip", "right_knee": "right_hip"}  # used only where this hip is hidden
 HEAD_SEGMENTS = [("left_ear", "right_ear"), ("left_eye", "right_eye"), ("nose", "left_ear"), ("nose", "right_ear")]
 BELOW_SHOULDERS = np.arange(13, 33)  # BlazePose landmarks from the elbows down
 FEET = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
@@ -243,12 +248,13 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         # a landmark neither seen nor lying on a person (e.g. behind a table or a pole) may hide its
         # part of the body anywhere: that part is not held inside the people's masks
         outlined.append((weight > 0) | ~inside | (off_people[px[:, 1], px[:, 0]] <= 0.25 * sigma[-1]))
-        d, dw = np.zeros((len(SEGMENTS), 3)), np.zeros(len(SEGMENTS))
+        d, dw = np.zeros((len(DIRECTIONS), 3)), np.zeros(len(DIRECTIONS))
         if p.keypoints_3d is not None:
             points = world_points_in_camera(p, K)
-            for s, (a, b) in enumerate(SEGMENTS):
+            for s, (a, b) in enumerate(DIRECTIONS):
                 v = points[index(b)] - points[index(a)]
-                if np.linalg.norm(v) > 1e-6:
+                hip_seen = s >= len(SEGMENTS) and weight[index(HIP_OF[b])] > 0  # hip-to-knee says it then
+                if np.linalg.norm(v) > 1e-6 and not hip_seen:
                     d[s], dw[s] = v / np.linalg.norm(v), min(weight[index(a)], weight[index(b)])
         dirs.append(d)
         dirs_w.append(dw)
@@ -427,7 +433,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
     phenotypes are free in the last `shape_steps` steps; silhouette terms after 30 pose steps."""
     lmap = _lmap(model)
     n_lm = len(lmap.vertex_ids)
-    seg = torch.tensor([[index(a), index(b)] for a, b in SEGMENTS])
+    seg = torch.tensor([[index(a), index(b)] for a, b in DIRECTIONS])
     names = list(POSE_PRIOR)
     knees = torch.tensor([names.index("lowerleg01.L"), names.index("lowerleg01.R")])
     torso_w = torch.zeros(t.kp_w.shape[1])
