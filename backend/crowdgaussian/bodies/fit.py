@@ -87,11 +87,14 @@ SEGMENTS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
             ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
             ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")]
 # Head landmark pairs that size a person whose torso is hidden (only the head shows).
-# Segments whose BlazePose 3D direction the fit follows: the limbs and torso, plus shoulder to
-# knee, which tells a seated person's knees (in front of the torso) from a standing person's
-# (below it) when an object hides the hip, using only landmarks that are seen.
-DIRECTIONS = SEGMENTS + [("left_shoulder", "left_knee"), ("right_shoulder", "right_knee")]
-HIP_OF = {"left_knee": "left_hip", "right_knee": "right_hip"}  # used only where this hip is hidden
+# Segments whose BlazePose 3D direction the fit follows: the limbs and torso, plus spans over a
+# hidden joint between two seen ones: shoulder to knee tells a seated person's knees (in front
+# of the torso) from a standing person's (below it) when an object hides the hip.
+# Each spans a joint and is used only where that joint is hidden (else its two segments say it).
+SPANS = {("left_shoulder", "left_knee"): "left_hip", ("right_shoulder", "right_knee"): "right_hip",
+         ("left_shoulder", "left_wrist"): "left_elbow", ("right_shoulder", "right_wrist"): "right_elbow",
+         ("left_hip", "left_ankle"): "left_knee", ("right_hip", "right_ankle"): "right_knee"}
+DIRECTIONS = SEGMENTS + list(SPANS)
 HEAD_SEGMENTS = [("left_ear", "right_ear"), ("left_eye", "right_eye"), ("nose", "left_ear"), ("nose", "right_ear")]
 BELOW_SHOULDERS = np.arange(13, 33)  # BlazePose landmarks from the elbows down
 FEET = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
@@ -253,8 +256,8 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
             points = world_points_in_camera(p, K)
             for s, (a, b) in enumerate(DIRECTIONS):
                 v = points[index(b)] - points[index(a)]
-                hip_seen = s >= len(SEGMENTS) and weight[index(HIP_OF[b])] > 0  # hip-to-knee says it then
-                if np.linalg.norm(v) > 1e-6 and not hip_seen:
+                joint_seen = (a, b) in SPANS and weight[index(SPANS[a, b])] > 0
+                if np.linalg.norm(v) > 1e-6 and not joint_seen:
                     d[s], dw[s] = v / np.linalg.norm(v), min(weight[index(a)], weight[index(b)])
         dirs.append(d)
         dirs_w.append(dw)
