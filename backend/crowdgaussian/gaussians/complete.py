@@ -7,7 +7,8 @@ Order of evidence, all general (no per-photo tuning):
    height, so hems, stripes and cuffs carry round (not on the torso: ties, zips, open
    jackets and logos are front-only);
 2. the left/right mirror partner, if the photo sees it;
-3. the back of the head takes the colour of the highest seen part of the head (hair);
+3. the back of the head takes the colour of the seen part of the head nearest to it: the
+   seen sides of its back half, else its highest seen part (hair, or skin when bald; not the face);
 4. a smooth harmonic fill over a k-nearest-neighbour surface graph, first over the trunk
    of the upper and lower garment alone when enough of it is seen (so a tank top's back
    continues the top, not the bare arms), then inside each whole fill region (upper
@@ -27,6 +28,7 @@ from crowdgaussian.gaussians import parts
 
 TRUNK_MIN_SEEN = 30  # seen trunk Gaussians needed to complete a garment's trunk from itself alone
 THROUGH_RADIUS = 0.03  # m: how far across (x, z) a colour is looked for straight through a limb
+HAIR_MIN_SEEN = 20  # seen Gaussians on the back half of the head needed to take the hair colour from them
 # Plausible defaults for regions with no visible pixel at all (labelled as invented).
 _DEFAULTS = {
     parts.HEAD: (0.78, 0.60, 0.50),   # skin
@@ -73,16 +75,22 @@ def _interior(points: np.ndarray, known: np.ndarray, regions: np.ndarray, k: int
 
 def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
                 n_top: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masks of the hair sample (highest known head Gaussians), the back of the head above
-    the jaw, and the face (front, below the top fifth)."""
+    """Masks of the hair sample, the back of the head above the jaw, and the face (front,
+    below the top fifth).
+
+    The hair sample is the seen part of the back zone (the sides of the head) when the photo
+    shows enough of it, else the highest seen head Gaussians: the highest seen ones are often
+    forehead, the sides carry hair round the back (or a bald head's skin)."""
     z, y = means_rest[head, 2], means_rest[head, 1]
     z_lo, z_hi = np.percentile(z, 5), z.max()
-    top = np.zeros_like(head)
-    cand = np.flatnonzero(head & known)
-    top[cand[np.argsort(-means_rest[cand, 2])[:n_top]]] = True  # the top of the seen head: hair (or bald skin)
     back, face = head.copy(), head.copy()
     back[head] = (y > np.median(y)) & (z > z_lo + 0.45 * (z_hi - z_lo))  # the body faces -Y
     face[head] = (y < np.median(y)) & (z < z_hi - 0.2 * (z_hi - z_lo))
+    top = back & known
+    if top.sum() < HAIR_MIN_SEEN:
+        top = np.zeros_like(head)
+        cand = np.flatnonzero(head & known)
+        top[cand[np.argsort(-means_rest[cand, 2])[:n_top]]] = True
     return top, back, face
 
 
