@@ -18,10 +18,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FIT_STEPS = {"cpu": 100, "cuda": 300}
 INIT_OPACITY = 0.95
-# Fraction of the photo's longer side inside the mask edge where the fit may not recolour splats:
-# 1.5 photometric-fit pixels (fit.FIT_SIDE px on the longer side), where the resize mixes in the
-# background and imprecise mask edges put background pixels inside the mask.
-EDGE_BAND = 1.5 / fit.FIT_SIDE
 
 
 @dataclass
@@ -99,15 +95,12 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     anchored = [anchor_body(b, n_per_person, seed=i) for i, b in enumerate(bodies)]
     report(0.1, "depth test across people")
     depth, owner, _ = visibility.body_zbuffer(bodies, w2c, K, photo.width, photo.height)
-    colours, seen, fit_colour, fit_shape = [], [], [], []
+    colours, seen, fit_colour = [], [], []
     for i, (person, body, a) in enumerate(zip(persons, bodies, anchored)):
         # colour only from pixels well inside both the mask and the body's own z-buffer region
-        own = person.mask & (owner == i)
-        vis = visibility.visible_gaussians(a.means, a.normals, _erode(own), depth, w2c, K)
+        core = _erode(person.mask & (owner == i))
+        vis = visibility.visible_gaussians(a.means, a.normals, core, depth, w2c, K)
         loose = visibility.visible_gaussians(a.means, a.normals, person.mask, depth, w2c, K, min_facing=0.1)
-        # the fit recolours only splats seen away from the mask edge: edge splats (grazing in the
-        # photo, face-on from the side) keep their sampled or completed colour
-        trusted = visibility.visible_gaussians(a.means, a.normals, _erode(own, EDGE_BAND), depth, w2c, K)
         col = _photo_colours(photo, a.means, w2c, K)
         if complete:
             regions = parts.part_labels(body.bones, a.skin_indices, a.skin_weights)
@@ -116,15 +109,14 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
             col = complete_colours(a.means_rest, col, vis, regions, parts.mirror_partners(a.means_rest), limbs)
         colours.append(col)
         seen.append(vis)
-        fit_colour.append(trusted)
-        fit_shape.append(loose | vis)
+        fit_colour.append(loose | vis)
         log.info("person %d: %d / %d Gaussians seen by the photo", body.person_id, int(vis.sum()), len(vis))
     keep = [np.ones(len(v), bool) if complete else v for v in seen]
     steps = DEFAULT_FIT_STEPS.get(device, 50) if fit_steps is None else int(fit_steps)
     report(0.25, "photometric fit")
     # every kept Gaussian takes part in the fit, so the fitted state is exactly what renders
     # (Gaussians left out kept their start values and stuck out of the outline as opaque rims)
-    fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, fit_shape, keep, w2c, K, steps, device,
+    fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, seen, keep, w2c, K, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
     out = []
     for body, a, vis, kp, (cols, ops, scales, offset) in zip(bodies, anchored, seen, keep, fitted):
@@ -144,7 +136,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
 
 
 def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], anchored: list[Anchored],
-             colours: list[np.ndarray], fit_colour: list[np.ndarray], fit_shape: list[np.ndarray],
+             colours: list[np.ndarray], fit_colour: list[np.ndarray], seen: list[np.ndarray],
              active: list[np.ndarray], w2c: np.ndarray,
              K: np.ndarray, steps: int, device: str,
              report: Callable[[float, str], None]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
@@ -185,7 +177,7 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
         opacities=torch.full((int(sum(ac.sum() for ac in active)),), INIT_OPACITY, device=device),
         colors=cat([c[ac] for c, ac in zip(colours, active)]),
         fit_colour=torch.from_numpy(np.concatenate([fc[ac] for fc, ac in zip(fit_colour, active)])).to(device),
-        fit_shape=torch.from_numpy(np.concatenate([fs[ac] for fs, ac in zip(fit_shape, active)])).to(device),
+        anchored_colour=torch.from_numpy(np.concatenate([~s[ac] for s, ac in zip(seen, active)])).to(device),
         neighbours=torch.from_numpy(np.concatenate(
             [fit.surface_neighbours(a.means_rest[ac]) + base for a, ac, base in
              zip(anchored, active, np.cumsum([0] + [int(ac.sum()) for ac in active])[:-1])])).to(device))

@@ -3,16 +3,14 @@
 Lean on purpose (CPU budget): one render per step of the union of the people's boxes
 at a low working resolution (shifted K), Adam on colours, opacities, log-scale deltas
 and the normal offsets (so every mean stays triangle + barycentric + offset).
-Loss: L1 colour over the people's inner pixels (render composited over the photo, so gaps cost
+Loss: L1 colour over the people's pixels (render composited over the photo, so gaps cost
 only through the silhouette term), squared alpha-vs-mask silhouette error on the people's
 pixels and a band around them as wide as the offsets can reach (farther out a body may be
 hidden by an unknown occluder, and no offset could move it there anyway: judging those
-pixels only sank hidden limbs into the body), small penalties on offsets and their roughness.
-The colour term judges only pixels wholly inside the masks (an edge pixel's resized colour
-mixes in the background) and only the splats seen away from the mask edge change colour: with
-Adam's per-parameter step size a splat that only touches the edge pixels would otherwise take
-the background's colour in full, and show it as a speckle when seen from the side.
-Opacities and sizes of Gaussians the photo does not see are frozen: the completion is kept.
+pixels only sank hidden limbs into the body), small penalties on offsets and on colour
+drift of splats seen only at grazing angles.
+Colours, opacities and sizes of Gaussians the photo does not see are frozen: the completion
+is kept.
 """
 from __future__ import annotations
 
@@ -34,8 +32,6 @@ log = logging.getLogger(__name__)
 MAX_OFFSET = 0.06  # m: how far the fit may move a Gaussian along its normal (clothes, hair)
 MIN_OPACITY = 0.6  # never make the body see-through
 MAX_LOG_SCALE = 0.5  # the fit may grow or shrink a splat by at most e^0.5
-FIT_SIDE = 256  # px: the photo's longer side at the fit resolution
-PURE = 0.999  # fraction of a fit pixel's photo pixels inside the masks for its colour to be judged
 # Classic 3DGS image formation (0.3 px^2 screen blur): what INRIA-style viewers and the Blender
 # importer render, so the PLY looks in them as it did in the fit (fitting in gsplat's
 # "antialiased" mode cost 4-6 dB when the same Gaussians were then rendered classically).
@@ -48,7 +44,6 @@ class FitTarget:
 
     image: torch.Tensor  # [H, W, 3] photo crop, 0..1
     mask: torch.Tensor  # [H, W] bool: pixels of any person
-    pure: torch.Tensor  # [H, W] bool: pixels wholly inside the masks (their colour is judged)
     judged: torch.Tensor  # [H, W] bool: pixels the silhouette term judges (people + the offsets' reach)
     viewmat: torch.Tensor  # [4, 4]
     K: torch.Tensor  # [3, 3] shifted to the crop, gsplat pixel convention
@@ -72,13 +67,13 @@ class FitParams:
     scales: torch.Tensor  # [N, 3]
     opacities: torch.Tensor  # [N]
     colors: torch.Tensor  # [N, 3]
-    fit_colour: torch.Tensor  # [N] bool: colour may change (the photo sees it away from the mask edge)
-    fit_shape: torch.Tensor  # [N] bool: opacity and size may change (the photo sees it)
+    fit_colour: torch.Tensor  # [N] bool: colour may change (the photo sees it)
+    anchored_colour: torch.Tensor  # [N] bool: colour pulled back to its start (seen only at grazing angles)
     neighbours: torch.Tensor  # [N, k] indices of each Gaussian's nearest rest-pose neighbours
 
 
 def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera: np.ndarray,
-                K: np.ndarray, nearest_depth: float, image_side: int = FIT_SIDE, margin: float = 0.05) -> FitTarget:
+                K: np.ndarray, nearest_depth: float, image_side: int = 256, margin: float = 0.05) -> FitTarget:
     """Crop the union of the masks' boxes (plus a margin) out of the photo resized to a
     longer side of `image_side` px (the resolution the photo view is judged at).
 
@@ -94,7 +89,6 @@ def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera:
     cw, ch = max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))
     img = cv2.resize(photo_rgb[y0:y1, x0:x1], (cw, ch), interpolation=cv2.INTER_AREA)
     msk = cv2.resize(union[y0:y1, x0:x1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST)
-    share = cv2.resize(union[y0:y1, x0:x1].astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
     sx, sy = cw / (x1 - x0), ch / (y1 - y0)  # exact per-axis scales of the resize
     k = K.astype(np.float64).copy()  # continuous pixels (types.Camera): x_crop = (x - x0) * sx
     k[0, 0] *= sx
@@ -104,7 +98,7 @@ def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera:
     reach = MAX_OFFSET * k[0, 0] / max(nearest_depth, 1e-3) + 1.0
     judged = cv2.distanceTransform((msk == 0).astype(np.uint8), cv2.DIST_L2, 3) <= reach
     return FitTarget(torch.from_numpy(img.astype(np.float32) / 255.0), torch.from_numpy(msk > 0),
-                     torch.from_numpy((share >= PURE) & (msk > 0)), torch.from_numpy(judged),
+                     torch.from_numpy(judged),
                      torch.from_numpy(world_to_camera.astype(np.float32)), torch.from_numpy(k.astype(np.float32)),
                      cw, ch)
 
@@ -129,7 +123,7 @@ def surface_neighbours(points: np.ndarray, k: int = 8) -> np.ndarray:
 
 
 def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
-        silhouette_weight: float = 20.0, offset_weight: float = 0.02,
+        silhouette_weight: float = 20.0, offset_weight: float = 0.02, colour_weight: float = 0.1,
         smooth_weight: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
     col_logit = torch.logit(p.colors.clamp(0.01, 0.99)).clone().requires_grad_(True)
@@ -139,9 +133,10 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
     dscale = torch.zeros(len(p.scales), 1, device=p.scales.device).requires_grad_(True)
     opt = torch.optim.Adam([{"params": [col_logit], "lr": 0.1}, {"params": [op_logit], "lr": 0.05},
                             {"params": [off_raw], "lr": 0.02}, {"params": [dscale], "lr": 0.02}])
-    colour_fixed, shape_fixed = ~p.fit_colour, ~p.fit_shape
+    frozen = ~p.fit_colour
     col0 = col_logit.detach().clone()
-    inside, pure = target.mask[..., None].float(), target.pure[..., None].float()
+    start_rgb, pulled = p.colors.clamp(0.01, 0.99), p.anchored_colour.float()[:, None]
+    inside = target.mask[..., None].float()
     judged = target.judged[..., None].float()
     stats: dict = {"psnr_before": None, "psnr_after": None}
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -149,14 +144,12 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
     op_start, dscale_start = op_logit.detach().clone(), dscale.detach().clone()
 
     def params() -> tuple[torch.Tensor, ...]:
-        # what the photo never sees keeps its opacity and size, and what it does not see away from
-        # the mask edge its colour (completion stays whole);
+        # what the photo never sees keeps its colour, opacity and size (completion stays whole);
         # offsets move everywhere, held smooth over the surface (see the smoothness term): freezing
         # the unseen ones let a limb's back poke through its pulled-in front (speckles, -7 dB on bus.jpg)
-        cols = torch.sigmoid(torch.where(colour_fixed[:, None], col0, col_logit))
-        ops = MIN_OPACITY + (1 - MIN_OPACITY) * torch.sigmoid(torch.where(shape_fixed, op_start, op_logit))
-        dlog = torch.where(shape_fixed[:, None], dscale_start, dscale)
-        scales = p.scales * torch.exp(MAX_LOG_SCALE * torch.tanh(dlog))
+        cols = torch.sigmoid(torch.where(frozen[:, None], col0, col_logit))
+        ops = MIN_OPACITY + (1 - MIN_OPACITY) * torch.sigmoid(torch.where(frozen, op_start, op_logit))
+        scales = p.scales * torch.exp(MAX_LOG_SCALE * torch.tanh(torch.where(frozen[:, None], dscale_start, dscale)))
         offset = MAX_OFFSET * torch.tanh(off_raw)
         return cols, ops, scales, offset
 
@@ -177,15 +170,16 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
             break
         if step % 25 == 0:
             log.debug("fit step %d: PSNR on person pixels %.2f dB", step, psnr)
-        loss = (torch.abs(rgb - target.image) * pure).sum() / (3 * pure.sum()).clamp_min(1)
+        loss = (torch.abs(rgb - target.image) * inside).sum() / (3 * inside.sum()).clamp_min(1)
         # offsets pull the outline onto the mask (within their reach, see the module doc)
         loss = loss + silhouette_weight * (((alpha - inside) ** 2) * judged).mean()
-        # keep the splats near the body surface
+        # keep the surface smooth and grazing splats near their completed colour (no speckles from the side)
         loss = loss + offset_weight * ((offset / MAX_OFFSET) ** 2).mean()
         # offsets vary smoothly over the surface: an outline pulled in shrinks the whole limb
         # instead of sinking single splats into the body (which opened see-through holes)
         rough = offset - offset[p.neighbours].mean(dim=1)
         loss = loss + smooth_weight * ((rough / MAX_OFFSET) ** 2).mean()
+        loss = loss + colour_weight * (pulled * torch.abs(cols - start_rgb)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
