@@ -86,7 +86,6 @@ SEGMENTS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
             ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
             ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
             ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")]
-# Head landmark pairs that size a person whose torso is hidden (only the head shows).
 # Segments whose BlazePose 3D direction the fit follows: the limbs and torso, plus spans over a
 # hidden joint between two seen ones: shoulder to knee tells a seated person's knees (in front
 # of the torso) from a standing person's (below it) when an object hides the hip.
@@ -95,6 +94,7 @@ SPANS = {("left_shoulder", "left_knee"): "left_hip", ("right_shoulder", "right_k
          ("left_shoulder", "left_wrist"): "left_elbow", ("right_shoulder", "right_wrist"): "right_elbow",
          ("left_hip", "left_ankle"): "left_knee", ("right_hip", "right_ankle"): "right_knee"}
 DIRECTIONS = SEGMENTS + list(SPANS)
+# Head landmark pairs that size a person whose torso is hidden (only the head shows).
 HEAD_SEGMENTS = [("left_ear", "right_ear"), ("left_eye", "right_eye"), ("nose", "left_ear"), ("nose", "right_ear")]
 BELOW_SHOULDERS = np.arange(13, 33)  # BlazePose landmarks from the elbows down
 FEET = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
