@@ -8,6 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from crowdgaussian.bodies import load_body_model, make_body
 from crowdgaussian.bodies.rig import blender_pose_matrices
+from crowdgaussian.camera import to_camera
 from crowdgaussian.synth.crowd import as_seen_by_a_crop
 
 POSE = {"root": [0.1, 0.2, 0.3], "spine03": [0.2, 0.1, 0.0], "upperarm01.L": [0.0, 0.8, 0.3],
@@ -152,15 +153,12 @@ def _synthetic_people(bodies, camera, w2c):
     lmap = landmark_map(load_body_model())
     K = camera.K(1.0)
 
-    def to_cam(x):
-        return x @ w2c[:3, :3].T + w2c[:3, 3]
-
     def project(xc):
         return xc[:, :2] / xc[:, 2:] * K[0, 0] + K[:2, 2]
 
     faces = []
     for i, b in enumerate(bodies):
-        xc = to_cam(b.vertices_world.astype(np.float64))
+        xc = to_camera(b.vertices_world, w2c)
         uv = project(xc)
         faces += [(xc[f, 2].mean(), i, uv[f]) for f in b.faces]
     owner = np.full((camera.height, camera.width), -1, np.int32)
@@ -174,7 +172,7 @@ def _synthetic_people(bodies, camera, w2c):
         verts = torch.as_tensor(b.vertices_world[lmap.vertex_ids.numpy()], dtype=torch.float64)
         lms = lmap(verts[None], torch.as_tensor(posed)[None])[0].numpy()
         lms[lmap.weight.numpy() == 0] = lms[0]  # unmapped landmarks (mouth): not used, keep finite
-        lms = to_cam(lms)
+        lms = to_camera(lms, w2c)
         mask = owner == i
         ys, xs = np.nonzero(mask)
         people.append(Person(id=i, bbox=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float),
@@ -217,11 +215,11 @@ def test_fit_synthetic_recovers_bodies(synthetic_fit):
     for fit, gt in zip(bodies, truth):
         assert fit.reprojection_error_px < 3.0
         assert abs(fit.height_m - gt.height_m) / gt.height_m < 0.1, (fit.height_m, gt.height_m)
-        root_fit = camera.world_to_camera[:3, :3] @ fit.root_translation + camera.world_to_camera[:3, 3]
-        root_gt = w2c[:3, :3] @ gt.root_translation + w2c[:3, 3]
+        root_fit = to_camera(fit.root_translation, camera.world_to_camera)
+        root_gt = to_camera(gt.root_translation, w2c)
         assert np.linalg.norm(root_fit - root_gt) < 0.1 * root_gt[2], (root_fit, root_gt)
-        fit_cam = fit.vertices_world @ camera.world_to_camera[:3, :3].T + camera.world_to_camera[:3, 3]
-        gt_cam = gt.vertices_world @ w2c[:3, :3].T + w2c[:3, 3]
+        fit_cam = to_camera(fit.vertices_world, camera.world_to_camera)
+        gt_cam = to_camera(gt.vertices_world, w2c)
         rel_fit, rel_gt = fit_cam - fit_cam.mean(0), gt_cam - gt_cam.mean(0)
         assert np.linalg.norm(rel_fit - rel_gt, axis=1).mean() < 0.06, "pose and shape"
     # the camera: level up to the true 8 degree pitch, at a plausible height
@@ -324,11 +322,16 @@ def _seated_person():
     return person, camera, photo
 
 
-def _thigh_angles(body) -> list[float]:
-    """Degrees each thigh turns away from standing."""
+def _turns(body, bone: str) -> list[float]:
+    """Degrees the left and right `bone` turn away from the rest pose."""
     names = body.params["bone_names"]
     pose = np.array(body.params["pose_rotvec"])
-    return [float(np.degrees(np.linalg.norm(pose[names.index(leg)]))) for leg in ("upperleg01.L", "upperleg01.R")]
+    return [float(np.degrees(np.linalg.norm(pose[names.index(f"{bone}.{side}")]))) for side in "LR"]
+
+
+def _thigh_angles(body) -> list[float]:
+    """Degrees each thigh turns away from standing."""
+    return _turns(body, "upperleg01")
 
 
 def test_fit_seated_person_sits():
@@ -376,8 +379,8 @@ def test_fit_a_face_only_person_at_the_right_distance():
     photo = Photo(rgb=np.zeros((480, 640, 3), np.uint8), full_width=640, full_height=480, scale=1.0,
                   path="synthetic")
     (body,), fitted = fit_bodies(photo, [person], camera)
-    depth = (fitted.world_to_camera[:3, :3] @ body.root_translation + fitted.world_to_camera[:3, 3])[2]
-    true_depth = (w2c[:3, :3] @ truth.root_translation + w2c[:3, 3])[2]
+    depth = to_camera(body.root_translation, fitted.world_to_camera)[2]
+    true_depth = to_camera(truth.root_translation, w2c)[2]
     assert abs(depth / true_depth - 1) < 0.15, (depth, true_depth)
 
 
@@ -415,9 +418,7 @@ def test_fit_stride_with_hips_behind_an_object():
 
 def _knee_angles(body) -> list[float]:
     """Degrees each knee bends."""
-    names = body.params["bone_names"]
-    pose = np.array(body.params["pose_rotvec"])
-    return [float(np.degrees(np.linalg.norm(pose[names.index(leg)]))) for leg in ("lowerleg01.L", "lowerleg01.R")]
+    return _turns(body, "lowerleg01")
 
 
 def test_fit_hidden_shins_hang_under_seated_thighs():

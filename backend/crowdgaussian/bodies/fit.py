@@ -437,8 +437,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
     lmap = _lmap(model)
     n_lm = len(lmap.vertex_ids)
     seg = torch.tensor([[index(a), index(b)] for a, b in DIRECTIONS])
-    names = list(POSE_PRIOR)
-    knees = torch.tensor([names.index("lowerleg01.L"), names.index("lowerleg01.R")])
+    knees = torch.tensor(SHIN_IDS)
     torso_w = torch.zeros(t.kp_w.shape[1])
     torso_w[[index(n) for n in TORSO + ("nose", "left_ear", "right_ear")]] = 1.0
     h, w = t.outside.shape[-2:]

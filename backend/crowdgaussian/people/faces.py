@@ -86,10 +86,14 @@ def face_near(rgb: np.ndarray, nose: np.ndarray, head: float) -> Face | None:
     return best
 
 
+def on_nose(face: Face, nose: np.ndarray) -> bool:
+    """Whether the nose lies inside the face box's inscribed circle."""
+    return bool(np.linalg.norm(face.centre - nose) <= MAX_OFFSET * face.width)
+
+
 def fits(face: Face, nose: np.ndarray, head: float) -> bool:
-    """Whether `face` sits on the nose (inside its box's inscribed circle) and has a plausible size for `head`."""
-    return bool(np.linalg.norm(face.centre - nose) <= MAX_OFFSET * face.width
-                and FACE_WIDTH[0] <= face.width / max(head, 4.0) <= FACE_WIDTH[1])
+    """Whether `face` sits on the nose (on_nose) and has a plausible size for `head`."""
+    return on_nose(face, nose) and FACE_WIDTH[0] <= face.width / max(head, 4.0) <= FACE_WIDTH[1]
 
 
 def second_look(rgb: np.ndarray, face: Face) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..types import Person, Photo
 from .candidates import NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person
-from .faces import MAX_OFFSET, Face, faces_in_photo, find_face, fits, head_size, same_face, second_look
+from .faces import Face, faces_in_photo, find_face, fits, head_size, on_nose, same_face, second_look
 from .masks import assign_masks
 from .recover import explain_away, face_cut, recover, seed_sets
 
@@ -95,7 +95,7 @@ def _add_face_seeded(rgb: np.ndarray, found: list[_Found]) -> None:
 
 def _owns(f: _Found, face: Face) -> bool:
     """Whether `face` is `f`'s own (confirmed, or around its nose): in crowds the next face is a face width away."""
-    return same_face(face, f.face) or bool(np.linalg.norm(f.cand.points[NOSE] - face.centre) <= MAX_OFFSET * face.width)
+    return same_face(face, f.face) or on_nose(face, f.cand.points[NOSE])
 
 
 def _masks(found: list[_Found]) -> list[np.ndarray]:

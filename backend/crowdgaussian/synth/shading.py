@@ -12,21 +12,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from crowdgaussian.gaussians.anchor import vertex_normals
+
 UP = np.array([0.0, 0.0, 1.0])  # toward the sky
 AMBIENT, DIFFUSE = 0.5, 0.6  # facing up 1.1, sideways (front, back, sides) 0.8, facing down 0.5
 FINE_HOLLOW, COARSE_HOLLOW = 0.015, 0.05  # meters: eye sockets, nostrils; armpits, under the chin, between legs
 COARSE_OCCLUDERS = 4000  # surface samples the coarse hollows are measured against (bounds the cost)
 HOLLOW_DARKENING = 1.6  # shade x (1 - this x mean elevation of the neighbours above the tangent plane)
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """[V, 3] unit area-weighted vertex normals of a triangle mesh."""
-    tri = vertices[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_n)
-    return normals / (np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12)
 
 
 def hollowness(vertices: np.ndarray, normals: np.ndarray, occluders: np.ndarray, radius: float,
