@@ -25,7 +25,8 @@ def zidane_photo() -> Path:
 def _reconstruct(tmp_path_factory: pytest.TempPathFactory, photo: Path) -> Path:
     """`photo` through the real CLI with JSON progress; checks the protocol's final line."""
     out = tmp_path_factory.mktemp(photo.stem) / "bundle"
-    proc = run_cli("reconstruct", photo, "-o", out, "--progress", "json", "--device", "cpu")
+    proc = run_cli("reconstruct", photo, "-o", out, "--progress", "json",
+                   "--device", os.environ.get("CROWDGAUSSIAN_TEST_DEVICE", "cpu"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert lines[-1] == {"result": str(out)}

@@ -137,8 +137,9 @@ ZIDANE_ARM_MISSED = ("known: the landmark model puts Zidane's pointing arm on An
 def test_depth_order_is_consistent_with_occlusions(photo_view, request):
     """Where two people's renders overlap, the one owning those photo pixels must be nearer."""
     if request.node.callspec.params["bundle"] == "zidane":
-        # Zidane's shoulder, where Ancelotti's forward-reaching fitted arm renders in front of it
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=ZIDANE_ARM_MISSED))
+        # Zidane's shoulder, where Ancelotti's forward-reaching fitted arm renders in front of it;
+        # not strict: on the GPU machine's CPU (numpy 2.5, other SIMD) the arm landed behind and it passed
+        request.node.add_marker(pytest.mark.xfail(strict=False, reason=ZIDANE_ARM_MISSED))
     each, masks = photo_view["each"], photo_view["masks"]
     checked = 0
     for a in range(len(each)):

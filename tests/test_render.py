@@ -1,13 +1,12 @@
 """Tests of crowdgaussian.render: CPU rasterizer vs the dense reference, edge cases, gsplat."""
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 import pytest
 import torch
 
-from crowdgaussian.render import camera_matrices, rasterization
+from crowdgaussian.render import camera_matrices, gsplat_available, rasterization
 from crowdgaussian.render.projection import project_gaussians
 from crowdgaussian.render.reference import rasterization_reference
 from crowdgaussian.types import Camera
@@ -131,15 +130,21 @@ def test_cameras_batch_equals_single_renders() -> None:
 
 
 def test_projection_of_isotropic_gaussian_on_axis() -> None:
-    """Sphere of std s at depth z on the optical axis: centre (cx, cy), variance (f s/z)^2 + 0.3."""
+    """Sphere of std s at depth z on the optical axis: centre (cx, cy), variance (f s/z)^2 + 0.3,
+    radius to where alpha reaches 1/255 (gsplat's opacity-aware extent), culled under 1/255."""
     f, z, s = 100.0, 2.0, 0.05
-    proj = project_gaussians(torch.tensor([[0.0, 0.0, z]]), torch.tensor([[1.0, 0, 0, 0]]),
-                             torch.full((1, 3), s), torch.eye(4)[None],
-                             torch.tensor([[[f, 0, 32.0], [0, f, 24.0], [0, 0, 1]]]), 64, 48)
+    args = (torch.tensor([[0.0, 0.0, z]]), torch.tensor([[1.0, 0, 0, 0]]),
+            torch.full((1, 3), s), torch.eye(4)[None],
+            torch.tensor([[[f, 0, 32.0], [0, f, 24.0], [0, 0, 1]]]), 64, 48)
+    proj = project_gaussians(*args)
     var = (f * s / z) ** 2 + 0.3
     assert torch.allclose(proj.means2d[0, 0], torch.tensor([32.0, 24.0]))
     assert torch.allclose(proj.conics[0, 0], torch.tensor([1 / var, 0.0, 1 / var]))
-    assert proj.radii[0, 0].item() == int(np.ceil(3 * np.sqrt(var + 0.1)))
+    assert proj.radii[0, 0].item() == int(np.ceil(3.33 * np.sqrt(var + 0.1)))  # no opacities
+    for opacity, extend in ((1.0, 3.3290), (0.1, 2.5459)):  # sqrt(2 ln(255 opacity))
+        radius = project_gaussians(*args, opacities=torch.tensor([opacity])).radii[0, 0].item()
+        assert radius == int(np.ceil(extend * np.sqrt(var + 0.1)))
+    assert project_gaussians(*args, opacities=torch.tensor([0.003])).radii[0, 0].item() == 0
     assert proj.depths[0, 0].item() == z
 
 
@@ -253,8 +258,8 @@ def test_antialiased_mode_dims_subpixel_gaussians() -> None:
     assert aa[:, :50].max() < 0.03 < classic[:, :50].max()
 
 
-@pytest.mark.skipif(not (torch.cuda.is_available() and importlib.util.find_spec("gsplat")),
-                    reason="needs CUDA and gsplat")
+@pytest.mark.skipif(not (torch.cuda.is_available() and gsplat_available()),
+                    reason="needs CUDA and gsplat's kernels")
 def test_matches_gsplat_cuda() -> None:
     """Our CPU images and gradients match gsplat's CUDA ones on the same scene (GPU only)."""
     params = _scene(2000, spread=0.6)

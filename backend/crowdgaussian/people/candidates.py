@@ -21,6 +21,7 @@ MAX_CLUSTERS = 40  # detection clusters verified, best first (bounds the cost on
 FACE_NOSE_OFFSET = 0.5  # face-seeded crops: nose within this x face width of the face centre (inside the box)
 FACE_CROPS = ((1.0, 5.0), (3.5, 9.0))  # (centre below the face, side) in face widths: upper body, whole body
 NOSE, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 11, 12, 23, 24
+MAX_TILT = 150.0  # degrees from image up beyond which a torso counts as upside down
 CORE = np.array([0, 2, 5, 7, 8, 11, 12, 23, 24])  # head and torso points used to compare skeletons
 
 
@@ -143,6 +144,16 @@ def body_scale(points: np.ndarray) -> float:
     shoulders = (points[L_SHOULDER] + points[R_SHOULDER]) / 2
     hips = (points[L_HIP] + points[R_HIP]) / 2
     return float(max(np.linalg.norm(shoulders - hips), np.linalg.norm(points[L_SHOULDER] - points[R_SHOULDER]), 1.0))
+
+
+def upright(points: np.ndarray) -> bool:
+    """Whether the torso (mid-hip to mid-shoulder) points less than MAX_TILT from image up.
+
+    Standing, walking, sitting, bending and lying people pass; an inverted skeleton is the
+    landmark model fitting a person upside down onto legs or clutter (seen on bus.jpg on
+    another CPU), and handstands are outside what the body fit handles anyway."""
+    torso = (points[L_SHOULDER] + points[R_SHOULDER]) / 2 - (points[L_HIP] + points[R_HIP]) / 2
+    return bool(-torso[1] >= np.cos(np.radians(MAX_TILT)) * max(float(np.linalg.norm(torso)), 1e-6))
 
 
 def same_person(a: np.ndarray, b: np.ndarray) -> bool:

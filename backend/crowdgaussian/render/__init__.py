@@ -30,6 +30,6 @@ no packed / sparse-gradient / absgrad / distributed modes, pinhole cameras only 
 """
 from .camera import camera_matrices
 from .cpu import warmup
-from .rasterize import RENDER_MODES, rasterization
+from .rasterize import RENDER_MODES, gsplat_available, rasterization
 
-__all__ = ["RENDER_MODES", "camera_matrices", "rasterization", "warmup"]
+__all__ = ["RENDER_MODES", "camera_matrices", "gsplat_available", "rasterization", "warmup"]

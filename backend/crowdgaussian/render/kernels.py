@@ -33,7 +33,7 @@ GRAD_COLS = 6  # per fragment: d mean2d (2), d conic (3), d opacity (1), then d 
 @nb.njit(cache=True)
 def tile_rects(means2d: np.ndarray, radii: np.ndarray, tile_size: int, tiles_x: int,
                tiles_y: int) -> np.ndarray:
-    """Per Gaussian [x0, x1, y0, y1] half-open tile range of its 3-sigma square (empty: culled)."""
+    """Per Gaussian [x0, x1, y0, y1] half-open tile range of its footprint's square (empty: culled)."""
     n = radii.shape[0]
     rects = np.zeros((n, 4), np.int64)
     for i in range(n):

@@ -3,9 +3,13 @@
 Matches gsplat's `fully_fused_projection` (pinhole) and `spherical_harmonics`: world ->
 camera with the viewmat, covariance R S S^T R^T, the perspective Jacobian evaluated at
 the mean with x/z, y/z clamped to 1.3x the field of view, `eps2d` added to the 2D
-covariance diagonal, radius = ceil(3 sqrt(largest eigenvalue)), near/far culling on the
-camera z and culling of footprints entirely outside the image. Gradients come from torch
-autograd; this part is per Gaussian, so it is cheap next to the rasterizer.
+covariance diagonal, gsplat's opacity-aware extent (the footprint reaches as far as
+alpha >= 1/255: k = sqrt(2 ln(255 opacity)) <= 3.33 standard deviations, Gaussians under
+1/255 culled; k = 3.33 without opacities) with radius = ceil(k sqrt(largest eigenvalue)),
+near/far culling on the camera z and culling of footprints entirely outside the image.
+gsplat bounds each axis separately; the circle holds the same contributing pixels, so
+both render the same fragments. Gradients come from torch autograd; this part is per
+Gaussian, so it is cheap next to the rasterizer.
 """
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 from torch.nn import functional as F
+
+from .kernels import ALPHA_MIN
+
+MAX_EXTEND = 3.33  # gsplat's largest footprint, in standard deviations
 
 
 @dataclass
@@ -42,8 +50,12 @@ def quat_to_rotmat(quats: Tensor) -> Tensor:
 def project_gaussians(means: Tensor, quats: Tensor, scales: Tensor, viewmats: Tensor,
                       Ks: Tensor, width: int, height: int, eps2d: float = 0.3,
                       near_plane: float = 0.01, far_plane: float = 1e10,
-                      radius_clip: float = 0.0) -> Projected:
-    """Project N world Gaussians into C pinhole cameras the way gsplat does (see module doc)."""
+                      radius_clip: float = 0.0, opacities: Tensor | None = None,
+                      antialiased: bool = False) -> Projected:
+    """Project N world Gaussians into C pinhole cameras the way gsplat does (see module doc).
+
+    `opacities` [N] bound each footprint to where alpha can reach 1/255 (times the
+    compensation when `antialiased`, since that mode scales opacity by it)."""
     rot_scale = quat_to_rotmat(quats) * scales[..., None, :]  # [N,3,3] = R S
     cam_rot, cam_t = viewmats[:, :3, :3], viewmats[:, :3, 3]
     means_c = torch.einsum("cij,nj->cni", cam_rot, means) + cam_t[:, None, :]  # [C,N,3]
@@ -76,7 +88,13 @@ def project_gaussians(means: Tensor, quats: Tensor, scales: Tensor, viewmats: Te
     means2d = torch.where(valid[..., None], means2d, torch.zeros_like(means2d))
     with torch.no_grad():
         b = 0.5 * (c00 + c11)
-        radius = torch.ceil(3.0 * torch.sqrt(b + torch.sqrt(torch.clamp(b * b - det, min=0.01))))
+        extend = torch.full_like(z, MAX_EXTEND)
+        if opacities is not None:
+            opac = opacities[None, :] * (compensations if antialiased else 1.0)
+            valid = valid & (opac >= ALPHA_MIN)
+            extend = torch.sqrt(2.0 * torch.log(torch.clamp(opac / ALPHA_MIN, min=1.0)))
+            extend = torch.clamp(extend, max=MAX_EXTEND)
+        radius = torch.ceil(extend * torch.sqrt(b + torch.sqrt(torch.clamp(b * b - det, min=0.01))))
         mx, my = means2d[..., 0], means2d[..., 1]
         inside = ((mx + radius > 0) & (mx - radius < width)
                   & (my + radius > 0) & (my - radius < height))

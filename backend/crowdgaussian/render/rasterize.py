@@ -12,6 +12,7 @@ conics, opacities, width, height, n_cameras, tile_size.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from typing import Any
@@ -38,9 +39,25 @@ def _evaluate_colors(colors: Tensor, means: Tensor, viewmats: Tensor, n_cams: in
     return torch.clamp_min(rgb + 0.5, 0.0)
 
 
+@functools.cache
+def gsplat_available() -> bool:
+    """True when gsplat is installed and its CUDA kernels load (gsplat 1.5 compiles them on
+    first import and leaves `_C` None when it cannot, e.g. without the CUDA toolkit)."""
+    if importlib.util.find_spec("gsplat") is None:
+        return False
+    try:
+        from gsplat.cuda._backend import _C
+    except Exception as exc:  # noqa: BLE001 - any build or load failure means "use the CPU path"
+        log.warning("gsplat failed to load (%s): using the CPU rasterizer", exc)
+        return False
+    if _C is None:
+        log.warning("gsplat's CUDA kernels could not be built: using the CPU rasterizer")
+    return _C is not None
+
+
 def _use_gsplat(means: Tensor) -> bool:
-    """True when the tensors live on CUDA and gsplat is importable."""
-    return means.is_cuda and importlib.util.find_spec("gsplat") is not None
+    """True when the tensors live on CUDA and gsplat's kernels are available."""
+    return means.is_cuda and gsplat_available()
 
 
 def rasterization(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tensor,
@@ -53,8 +70,8 @@ def rasterization(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tenso
                   **gsplat_kwargs: Any) -> tuple[Tensor, Tensor, dict[str, Any]]:
     """Render C views of N Gaussians like gsplat.rasterization (see module doc).
 
-    On CUDA with gsplat installed this forwards everything to gsplat (GPU only, untested
-    here); otherwise the CPU backend runs (CUDA tensors are moved to the CPU and back).
+    On CUDA with gsplat's kernels available this forwards everything to gsplat; otherwise
+    the CPU backend runs (CUDA tensors are moved to the CPU and back).
     Extra keyword arguments only reach gsplat.
     """
     if render_mode not in RENDER_MODES:
@@ -62,6 +79,9 @@ def rasterization(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tenso
     if _use_gsplat(means):
         import gsplat
 
+        # gsplat 1.5.3 rejects backgrounds in its default packed mode (it checks them against
+        # the packed [nnz, ...] shape); its dense mode takes them
+        gsplat_kwargs.setdefault("packed", backgrounds is None)
         return gsplat.rasterization(
             means, quats, scales, opacities, colors, viewmats, Ks, width, height,
             near_plane=near_plane, far_plane=far_plane, radius_clip=radius_clip,
@@ -70,7 +90,7 @@ def rasterization(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tenso
     if gsplat_kwargs:
         log.debug("CPU rasterizer ignores gsplat-only arguments %s", sorted(gsplat_kwargs))
     if means.is_cuda:
-        log.warning("gsplat is not installed: rendering CUDA tensors on the CPU")
+        log.warning("gsplat is not available: rendering CUDA tensors on the CPU")
         tensors = [means, quats, scales, opacities, colors, viewmats, Ks, backgrounds]
         out = rasterization(*[t.cpu() if t is not None else None for t in tensors[:7]],
                             width, height, near_plane, far_plane, radius_clip, eps2d,
@@ -100,7 +120,8 @@ def _rasterize_cpu(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tens
     if backgrounds is not None:
         backgrounds = backgrounds.to(dtype)
     proj = project_gaussians(means, quats, scales, viewmats, Ks, width, height, eps2d,
-                             near_plane, far_plane, radius_clip)
+                             near_plane, far_plane, radius_clip, opacities.detach(),
+                             antialiased=rasterize_mode == "antialiased")
     opac = opacities[None, :].expand(n_cams, -1)
     if rasterize_mode == "antialiased":
         opac = opac * proj.compensations

@@ -83,7 +83,7 @@ def rasterization_reference(means: Tensor, quats: Tensor, scales: Tensor, opacit
     optionally only for the pixel window (y0, y1, x0, x1)."""
     n_cams = viewmats.shape[0]
     proj = project_gaussians(means, quats, scales, viewmats, Ks, width, height, eps2d,
-                             near_plane, far_plane)
+                             near_plane, far_plane, opacities=opacities.detach())
     feats = _evaluate_colors(colors, means, viewmats, n_cams, sh_degree)
     if render_mode in ("D", "ED"):
         feats, backgrounds = proj.depths[..., None], None
