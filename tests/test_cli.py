@@ -89,3 +89,19 @@ def test_progress_bar_draws_each_update_once():
     text = stream.getvalue()
     assert [text.count(m) for m in ("people: started", "people: halfway", "people: done in")] == [1, 1, 1]
     assert "50%" in text.split("\r")[-1]  # one of two equal stages done
+
+
+def test_auto_device_needs_gsplat_as_well_as_a_gpu(monkeypatch):
+    """`--device auto` picks CUDA only where gsplat's kernels load too: a GPU without them
+    would render every fit step on the CPU, copying tensors back and forth."""
+    import torch
+
+    from crowdgaussian import pipeline, render
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(render, "gsplat_available", lambda: False)
+    assert pipeline.resolve_device("auto") == "cpu"
+    monkeypatch.setattr(render, "gsplat_available", lambda: True)
+    assert pipeline.resolve_device("auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pipeline.resolve_device("auto") == "cpu"

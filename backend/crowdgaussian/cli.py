@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
                    help="bundle folder to create; must not exist unless --overwrite")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                   help="where to compute: auto picks cuda when a CUDA GPU is available (default: auto)")
+                   help="where to compute: auto picks cuda when a CUDA GPU and gsplat are available (default: auto)")
     r.add_argument("--max-persons", type=int, default=None, metavar="N",
                    help="keep at most the N most confident people (default: everyone found)")
     r.add_argument("--quality", default="default", choices=["fast", "default", "high"],

@@ -26,11 +26,17 @@ QUALITY = {
 
 
 def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when a CUDA GPU is usable, else 'cpu'; 'cuda' without one is an error."""
+    """'auto' -> 'cuda' when a CUDA GPU and gsplat's kernels are usable, else 'cpu'; 'cuda'
+    without a GPU is an error (without gsplat it runs, rendering on the CPU)."""
     import torch
 
+    from .render import gsplat_available
+
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.cuda.is_available() and not gsplat_available():
+            log.warning("a CUDA GPU is present but gsplat's kernels are not: running on the CPU "
+                        "(python3 build.py demo --cuda installs gsplat)")
+        return "cuda" if torch.cuda.is_available() and gsplat_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise CrowdGaussianError("--device cuda was asked for, but no CUDA GPU is available to torch")
     if device not in ("cpu", "cuda"):

@@ -55,6 +55,12 @@ def gsplat_available() -> bool:
     return _C is not None
 
 
+@functools.cache
+def _warn_cpu_fallback() -> None:
+    """Say once per process that CUDA tensors are rendered on the CPU."""
+    log.warning("gsplat is not available: rendering CUDA tensors on the CPU")
+
+
 def _use_gsplat(means: Tensor) -> bool:
     """True when the tensors live on CUDA and gsplat's kernels are available."""
     return means.is_cuda and gsplat_available()
@@ -90,7 +96,7 @@ def rasterization(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tenso
     if gsplat_kwargs:
         log.debug("CPU rasterizer ignores gsplat-only arguments %s", sorted(gsplat_kwargs))
     if means.is_cuda:
-        log.warning("gsplat is not available: rendering CUDA tensors on the CPU")
+        _warn_cpu_fallback()
         tensors = [means, quats, scales, opacities, colors, viewmats, Ks, backgrounds]
         out = rasterization(*[t.cpu() if t is not None else None for t in tensors[:7]],
                             width, height, near_plane, far_plane, radius_clip, eps2d,
