@@ -80,6 +80,13 @@ def ensure_env(test: bool, cuda: bool) -> Path:
         run([py, "-m", "crowdgaussian", "install-models"])
     # compile the CPU rasterizer's numba kernels once now rather than in the first reconstruction
     run([py, "-c", "from crowdgaussian.render import warmup; warmup()"])
+    if cuda:  # and gsplat's CUDA kernels (77-89 s on 16 cores), which it builds on first import
+        print("building gsplat's CUDA kernels once (minutes; needs the CUDA toolkit's nvcc)", flush=True)
+        built = subprocess.run([py, "-c", "import sys; from crowdgaussian.render import gsplat_available; "
+                                "sys.exit(0 if gsplat_available() else 1)"]).returncode == 0
+        if not built:
+            print("warning: gsplat's CUDA kernels could not be built; reconstructions will render on the CPU",
+                  file=sys.stderr)
     stamp.write_text(digest)
     return py
 
