@@ -114,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     py = ensure_env(test=False, cuda=cuda)
     out = ROOT / "out" / "demo"
     run([py, "-m", "crowdgaussian", "reconstruct", demo_photo(), "-o", out, "--overwrite",
-         "--device", "cuda" if cuda else "cpu"])
+         "--device", "auto" if cuda else "cpu"])  # auto: the GPU where torch and gsplat can use one
     print(f"\nDemo bundle: {out}\nPreviews:    {out / 'previews'} (detections.png, overlay.png, views.png)")
 
 
