@@ -451,3 +451,26 @@ def test_depth_order_from_occlusions():
     factors = ground.order_depths(np.array([3.0, 4.0]), occ)
     assert 3.0 * factors[0] >= 4.0 + 0.3 - 1e-9 and factors[1] == 1.0
     np.testing.assert_allclose(ground.order_depths(np.array([5.0, 4.0]), occ), 1.0)
+
+
+def test_fit_hidden_forearms_hang_with_relaxed_elbows():
+    """A person whose hands and wrists an object hides (a counter in front of them), elbows
+    bent 35 degrees: the unseen forearms are fitted with the relaxed elbow bend of the prior
+    (20 degrees), not straight (0 before the prior had it)."""
+    from crowdgaussian.bodies import fit_bodies
+    from crowdgaussian.types import Camera, Photo
+
+    placed = np.eye(4)
+    placed[1, 3] = 3.0
+    bent = np.radians(35.0)
+    truth = make_body({"lowerarm01.L": [-bent, 0, 0], "lowerarm01.R": [-bent, 0, 0]}, {"height": 0.55}, placed)
+    camera = Camera(fx=800.0, fy=800.0, cx=320.0, cy=240.0, width=640, height=480)
+    (person,) = _synthetic_people([truth], camera, _camera_looking_along_y(5.0, 1.2))
+    hands = [15, 16, 17, 18, 19, 20, 21, 22]  # wrists, pinkies, index fingers, thumbs
+    y = person.keypoints[hands, 1].min()
+    person.keypoints[hands, 2] = 0.0
+    person.mask[int(y) - 10:] = False  # the counter, from just above the wrists down
+    photo = Photo(rgb=np.zeros((480, 640, 3), np.uint8), full_width=640, full_height=480, scale=1.0,
+                  path="synthetic")
+    (body,), _ = fit_bodies(photo, [person], camera)
+    assert all(12.0 < bend < 30.0 for bend in _turns(body, "lowerarm01"))

@@ -53,10 +53,13 @@ POSE_PRIOR = {
     "lowerarm01.L": 0.2, "lowerarm01.R": 0.2, "upperleg01.L": 0.5, "upperleg01.R": 0.5,
     "lowerleg01.L": 0.5, "lowerleg01.R": 0.5, "foot.L": 2.0, "foot.R": 2.0,
 }
-# The pose the prior pulls towards: rest, except the upper arms, which hang at the sides
-# (about 12 degrees out from vertical) instead of anny's A-pose (about 42 degrees out).
+# The pose the prior pulls towards: rest, except the arms, which hang at the sides (about 12
+# degrees out from vertical) instead of anny's A-pose (about 42 degrees out), elbows slightly
+# bent as relaxed arms are (a negative turn about x bends an elbow forward).
 ARMS_DOWN = np.radians(30.0)
-PRIOR_MEAN = {"upperarm01.L": (0.0, ARMS_DOWN, 0.0), "upperarm01.R": (0.0, -ARMS_DOWN, 0.0)}
+ELBOW_RELAXED = np.radians(20.0)
+PRIOR_MEAN = {"upperarm01.L": (0.0, ARMS_DOWN, 0.0), "upperarm01.R": (0.0, -ARMS_DOWN, 0.0),
+              "lowerarm01.L": (-ELBOW_RELAXED, 0.0, 0.0), "lowerarm01.R": (-ELBOW_RELAXED, 0.0, 0.0)}
 HIDDEN_PRIOR = 50.0  # prior weight of a bone whose far-end landmarks are all unseen
 # A hidden bone of these pairs is pulled to its seen partner's pose, reflected: legs sit or
 # stand together far more often than not (arms move independently, so they hang instead).
