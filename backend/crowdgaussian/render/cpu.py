@@ -38,7 +38,7 @@ class Intersections:
 
 def intersect_tiles(means2d: Tensor, radii: Tensor, depths: Tensor, width: int, height: int,
                     tile_size: int = 16) -> Intersections:
-    """Tile lists for [C,N] projected Gaussians: 3-sigma square culling, front-to-back order."""
+    """Tile lists for [C,N] projected Gaussians: footprint-square culling, front-to-back order."""
     n_cams, n = radii.shape
     tiles_x = (width + tile_size - 1) // tile_size
     tiles_y = (height + tile_size - 1) // tile_size

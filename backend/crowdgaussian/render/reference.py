@@ -2,7 +2,7 @@
 
 Every pixel looks at every Gaussian of its camera (memory Gaussians x pixels, chunked over
 pixels), with the same rules as gsplat: a Gaussian only reaches the pixels of the tiles
-its 3-sigma square touches, alpha = min(0.999, o exp(-sigma)), skip sigma < 0 or alpha <
+its footprint square touches, alpha = min(0.999, o exp(-sigma)), skip sigma < 0 or alpha <
 1/255, stop before the transmittance would reach 1e-4, front-to-back by camera depth
 (ties in index order). Gradients are plain torch autograd. Slow by design.
 """
@@ -21,7 +21,7 @@ ALPHA_MAX, ALPHA_MIN, T_MIN = 0.999, 1.0 / 255.0, 1e-4
 
 def _tile_rects(means2d: Tensor, radii: Tensor, tile_size: int, tiles_x: int,
                 tiles_y: int) -> Tensor:
-    """[N,4] half-open tile ranges x0, x1, y0, y1 of each 3-sigma square (empty when culled)."""
+    """[N,4] half-open tile ranges x0, x1, y0, y1 of each footprint square (empty when culled)."""
     tm = means2d.detach() / tile_size
     tr = radii.to(means2d.dtype) / tile_size
     x0 = torch.floor(tm[:, 0] - tr).clamp(0, tiles_x)
