@@ -98,6 +98,9 @@ def summarize_doctor(report: dict) -> list[str]:
              "torch " + str(packages.get("torch")) + (f", CUDA: {report.get('cuda_device')}" if cuda else ", CUDA: not available")]
     missing = report.get("default_models_missing") or []
     lines.append("default models: " + ("all installed" if not missing else "missing " + ", ".join(map(str, missing))))
+    if cuda:
+        lines.append("gsplat kernels: " + ("loaded" if report.get("gsplat_kernels") else "not available (renders on the CPU)"))
+    lines.append(f"device 'auto' runs on: {report.get('auto_device', '?')}")
     for name, info in (report.get("optional_weights") or {}).items():
         found = info.get("found") if isinstance(info, dict) else bool(info)
         lines.append(f"optional {name}: {'found' if found else 'not found'}")

@@ -64,10 +64,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def doctor_report() -> dict:
-    """Versions, devices and which model files are present."""
+    """Versions, devices (and which one --device auto picks) and which model files are present."""
     import torch
 
     from .models import missing_mediapipe_models, models_dir
+    from .pipeline import resolve_device
+    from .render import gsplat_available
 
     def version(name: str) -> str | None:
         try:
@@ -82,6 +84,9 @@ def doctor_report() -> dict:
         "packages": {n: version(n) for n in ("torch", "numpy", "anny", "ai-edge-litert", "numba", "gsplat")},
         "cuda_available": bool(torch.cuda.is_available()),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        # whether gsplat's CUDA kernels load (building them on first use); null without a GPU
+        "gsplat_kernels": gsplat_available() if torch.cuda.is_available() else None,
+        "auto_device": resolve_device("auto"),
         "models_dir": str(root),
         "default_models_missing": missing_mediapipe_models(),
         "optional_weights": {k: {"found": (root / k).exists(), "what": v} for k, v in OPTIONAL_WEIGHTS.items()},

@@ -31,7 +31,8 @@ def main() -> int:
             json.dump(args.rest, fh)
     if args.mode == "doctor":
         say({"result": {"crowdgaussian": "0.1.0", "python": "3.11.9", "packages": {"torch": "2.13.0+cpu"},
-                        "cuda_available": False, "cuda_device": None, "default_models_missing": [],
+                        "cuda_available": False, "cuda_device": None, "gsplat_kernels": None,
+                        "auto_device": "cpu", "default_models_missing": [],
                         "optional_weights": {"smplx": {"found": False, "what": "SMPL-X"},
                                              "sam": {"found": True, "what": "SAM"}}}})
         return 0

@@ -16,6 +16,7 @@ def test_check_and_environment_steps(run_blender, tmp_path: Path) -> None:
                                                     "torch 2.13.0+cpu, CUDA: not available",
                                                     "default models: all installed"]
     assert "optional smplx: not found" in doctor["lines"] and "optional sam: found" in doctor["lines"]
+    assert "device 'auto' runs on: cpu" in doctor["lines"]
 
     env = out["default_env"]
     assert env.startswith(str(tmp_path / "user" / "extensions")) and env.endswith("venv")
