@@ -33,10 +33,13 @@ def resolve_device(device: str) -> str:
     from .render import gsplat_available
 
     if device == "auto":
-        if torch.cuda.is_available() and not gsplat_available():
-            log.warning("a CUDA GPU is present but gsplat's kernels are not: running on the CPU "
-                        "(python3 build.py demo --cuda installs gsplat)")
-        return "cuda" if torch.cuda.is_available() and gsplat_available() else "cpu"
+        if not torch.cuda.is_available():
+            return "cpu"
+        if gsplat_available():
+            return "cuda"
+        log.warning("a CUDA GPU is present but gsplat's kernels are not: running on the CPU "
+                    "(python3 build.py demo --cuda installs gsplat)")
+        return "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise CrowdGaussianError("--device cuda was asked for, but no CUDA GPU is available to torch")
     if device not in ("cpu", "cuda"):

@@ -43,9 +43,12 @@ class Candidate:
         return np.mean([r.segmentation(shape) for r in self.results], axis=0)
 
 
-def consensus(results: list[LandmarkResult], detection_score: float, face: np.ndarray | None) -> Candidate:
-    """Robust per-point median of several crops' answers (crops disagree most on limbs)."""
+def consensus(results: list[LandmarkResult], detection_score: float, face: np.ndarray | None) -> Candidate | None:
+    """Robust per-point median of several crops' answers (crops disagree most on limbs); None
+    when that skeleton is upside down (see `upright`), whichever way it was found."""
     points = np.median(np.stack([r.points for r in results]), axis=0)
+    if not upright(points):
+        return None
     err = [float(np.median(np.linalg.norm(r.points[:33] - points[:33], axis=1))) for r in results]
     return Candidate(
         landmarks=results[int(np.argmin(err))], points=points,

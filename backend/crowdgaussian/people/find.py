@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Person, Photo
-from .candidates import NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person, upright
+from .candidates import NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person
 from .faces import Face, faces_in_photo, find_face, fits, head_size, on_nose, same_face, second_look
 from .masks import assign_masks
 from .recover import explain_away, face_cut, recover, seed_sets
@@ -43,7 +43,7 @@ def find_people(photo: Photo, max_persons: int | None = None,
     shape = rgb.shape[:2]
     report(0.0, "detecting people")
     confirmed = []
-    for cand in filter(lambda c: upright(c.points), detected_candidates(rgb)):
+    for cand in detected_candidates(rgb):
         face = find_face(rgb, cand.points)
         if face is None:
             log.debug("detection at %s dropped: no face on its nose", cand.points[0].round())
@@ -64,8 +64,7 @@ def find_people(photo: Photo, max_persons: int | None = None,
     blanked = explain_away(rgb, owned)
     for rois in seed_sets(blanked):
         rec = recover(blanked, owned, rois)
-        if (rec is None or not upright(rec.cand.points)
-                or any(same_person(rec.cand.points, f.cand.points) for f in found)):
+        if rec is None or any(same_person(rec.cand.points, f.cand.points) for f in found):
             continue
         face = find_face(rgb, rec.cand.points)
         if face is None and not (rec.touches_border() and face_cut(rec.cand.points, shape)):
@@ -89,7 +88,7 @@ def _add_face_seeded(rgb: np.ndarray, found: list[_Found]) -> None:
         if any(_owns(f, face) for f in found) or not second_look(rgb, face):
             continue  # a found person's face, or the full-range model alone (fists and patterns fool it)
         cand = face_seeded(rgb, face)
-        if (cand is not None and upright(cand.points) and fits(face, cand.points[NOSE], head_size(cand.points))
+        if (cand is not None and fits(face, cand.points[NOSE], head_size(cand.points))
                 and not any(same_person(cand.points, f.cand.points) for f in found)):
             found.append(_Found(cand, face, cand.segmentation(rgb.shape[:2]), "face"))
 

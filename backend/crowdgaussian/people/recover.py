@@ -137,6 +137,8 @@ def recover(blanked: np.ndarray, owned: np.ndarray, rois: list[Roi]) -> Recovere
     if not results:
         return None
     cand = consensus(results, 0.0, None)
+    if cand is None:
+        return None  # upside down
     pixels = (cand.segmentation((h, w)) >= 0.5) & ~owned
     area = float(pixels.sum()) / (h * w)
     on, beyond = torso_on(cand.points, cand.visibility, pixels)

@@ -88,12 +88,11 @@ def project_gaussians(means: Tensor, quats: Tensor, scales: Tensor, viewmats: Te
     means2d = torch.where(valid[..., None], means2d, torch.zeros_like(means2d))
     with torch.no_grad():
         b = 0.5 * (c00 + c11)
-        extend = torch.full_like(z, MAX_EXTEND)
+        extend: Tensor | float = MAX_EXTEND
         if opacities is not None:
             opac = opacities[None, :] * (compensations if antialiased else 1.0)
             valid = valid & (opac >= ALPHA_MIN)
-            extend = torch.sqrt(2.0 * torch.log(torch.clamp(opac / ALPHA_MIN, min=1.0)))
-            extend = torch.clamp(extend, max=MAX_EXTEND)
+            extend = torch.sqrt(2.0 * torch.log(torch.clamp(opac / ALPHA_MIN, min=1.0))).clamp(max=MAX_EXTEND)
         radius = torch.ceil(extend * torch.sqrt(b + torch.sqrt(torch.clamp(b * b - det, min=0.01))))
         mx, my = means2d[..., 0], means2d[..., 1]
         inside = ((mx + radius > 0) & (mx - radius < width)
