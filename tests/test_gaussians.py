@@ -16,6 +16,9 @@ from crowdgaussian import types
 from crowdgaussian.bodies import make_body
 from crowdgaussian.gaussians import build_gaussians, pose_gaussians, render_people
 from crowdgaussian.gaussians import anchor, parts, visibility
+from crowdgaussian.gaussians.tint import render_colors, tint_sh
+from crowdgaussian.ply import SH_C0
+from crowdgaussian.render.projection import spherical_harmonics
 from crowdgaussian.views import look_at, orbit_views
 
 W, H = 320, 400
@@ -316,3 +319,53 @@ def test_surface_neighbours_keep_their_shape_for_tiny_sets() -> None:
         assert nb.shape == (n, 8) and (nb < max(n, 1)).all()
         if n > 1:
             assert not (nb[:, 0] == np.arange(n)).any()  # the nearest neighbour is another point
+
+
+
+def test_outline_splats_show_the_background_only_to_the_photo_camera(scene: dict) -> None:
+    """Outline pixels mix the person with what is behind. The fit matches them, but splats there,
+    seen edge-on by the photo and face-on from the side, must show the garment from the side and
+    the mixed colour only towards the photo camera (a view-dependent tint, gaussians.tint)."""
+    cam, bodies = scene["camera"], scene["bodies"]
+    rgb = scene["photo"].rgb.copy()
+    rgb[scene["owner"] < 0] = (0, 0, 255)  # a saturated background
+    photo = types.Photo(rgb=rgb, full_width=W, full_height=H, scale=1.0, path="synthetic")
+    front, = build_gaussians(photo, scene["people"][:1], bodies[:1], cam, n_per_person=12000, fit_steps=40)
+    regions = parts.part_labels(bodies[0].bones, front.skin_indices, front.skin_weights)
+    eye = -cam.world_to_camera[:3, :3].T @ cam.world_to_camera[:3, 3]
+    normals = anchor.quat_to_matrix(front.quats.astype(np.float64))[:, :, 2]
+    view = eye[None] - front.means
+    facing = np.sum(view * normals, axis=1) / np.linalg.norm(view, axis=1)
+    edge_on = (regions == parts.UPPER) & (np.abs(facing) < 0.3)  # the torso's sides
+    centre = front.means.mean(axis=0)
+    c, s = np.cos(np.pi / 2), np.sin(np.pi / 2)
+    side_eye = centre + np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ (eye - centre)
+    coeffs, degree = render_colors([front])
+    assert degree == 2
+
+    def seen_from(at: np.ndarray) -> np.ndarray:
+        dirs = torch.from_numpy(front.means - at[None]).double()
+        return spherical_harmonics(degree, dirs, torch.from_numpy(coeffs).double()).numpy()[edge_on] + 0.5
+
+    red = np.array(FRONT[parts.UPPER]) / 255.0
+    towards_photo, from_side = seen_from(eye), seen_from(side_eye)
+    assert edge_on.sum() > 300
+    # the fit did take in the background at the outline: towards the photo the splats show it
+    assert np.quantile(np.linalg.norm(towards_photo - red, axis=1), 0.95) > 0.3
+    err = np.linalg.norm(from_side - red, axis=1)
+    assert np.quantile(err, 0.95) < 0.1 and from_side[:, 2].max() < 0.4, (np.quantile(err, 0.95), from_side[:, 2].max())
+
+
+def test_photo_tint_is_seen_from_the_photo_camera_only() -> None:
+    """tint_sh adds the whole tint towards the photo camera, none side-on or from behind (exact SH)."""
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(6, 3)) + (0.0, 0.0, 5.0)
+    tint = rng.uniform(-0.5, 0.5, (6, 3))
+    dc, rest = tint_sh(means, np.zeros(3), tint)
+    coeffs = torch.from_numpy(np.concatenate([(dc / SH_C0)[:, None], rest], axis=1))
+    v = means / np.linalg.norm(means, axis=1, keepdims=True)
+    side = np.cross(v, [1.0, 0.0, 0.0])
+    side /= np.linalg.norm(side, axis=1, keepdims=True)
+    for d, share in ((v, 1.0), (side, 0.0), (-v, 0.0), (v + side, (0.5 ** 0.5 + 0.5) / 2)):  # 45 degrees: g(0.71)
+        got = spherical_harmonics(2, torch.from_numpy(d), coeffs).numpy()
+        np.testing.assert_allclose(got, share * tint, atol=1e-4)

@@ -13,7 +13,7 @@ from plyfile import PlyData
 
 from crowdgaussian.bundle import validate_bundle
 from crowdgaussian.errors import CrowdGaussianError
-from crowdgaussian.ply import read_gaussians_ply
+from crowdgaussian.ply import SH_C0, read_gaussians_ply
 from crowdgaussian.render import rasterization
 
 PLY_FIELDS = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
@@ -31,13 +31,20 @@ def manifest(bundle):
 
 
 def _render(gaussian_sets, viewmat, K, w, h):
-    """Rasterize PLY-read Gaussians (an independent reader's view of the bundle)."""
+    """Rasterize PLY-read Gaussians as a 3DGS viewer does, higher SH bands included (an
+    independent reader's view of the bundle)."""
     cat = {k: torch.tensor(np.concatenate([g[k] for g in gaussian_sets]), dtype=torch.float32)
-           for k in ("means", "quats", "scales", "opacities", "colors")}
+           for k in ("means", "quats", "scales", "opacities")}
+    colors, sh_degree = np.concatenate([g["colors"] for g in gaussian_sets]).clip(0, 1), None
+    if all("sh_rest" in g for g in gaussian_sets):
+        dc = np.concatenate([(g["colors"] - 0.5) / SH_C0 for g in gaussian_sets])[:, None]
+        colors = np.concatenate([dc, np.concatenate([g["sh_rest"] for g in gaussian_sets])], axis=1)
+        sh_degree = round(colors.shape[1] ** 0.5) - 1
     rgb, alpha, meta = rasterization(cat["means"], cat["quats"], cat["scales"], cat["opacities"],
-                                     cat["colors"].clamp(0, 1), torch.tensor(viewmat, dtype=torch.float32)[None],
-                                     torch.tensor(K, dtype=torch.float32)[None], w, h, render_mode="RGB+ED",
-                                     backgrounds=torch.zeros(1, 3))
+                                     torch.tensor(colors, dtype=torch.float32),
+                                     torch.tensor(viewmat, dtype=torch.float32)[None],
+                                     torch.tensor(K, dtype=torch.float32)[None], w, h, sh_degree=sh_degree,
+                                     render_mode="RGB+ED", backgrounds=torch.zeros(1, 3))
     return rgb[0, ..., :3].numpy(), rgb[0, ..., 3].numpy(), alpha[0, ..., 0].numpy()
 
 

@@ -126,8 +126,9 @@ def _write_contents(root: Path, scene: SceneResult, previews: dict[str, np.ndarr
         d = root / rel
         d.mkdir(parents=True)
         write_gaussians_ply(d / "gaussians.ply", gs.means, gs.quats, gs.scales, gs.opacities, gs.colors, gs.sh_rest)
+        # the photo tint (gaussians.tint) belongs to the photo's pose and camera: the rest pose has none
         write_gaussians_ply(d / "gaussians_rest.ply", gs.means_rest, gs.quats_rest, gs.scales, gs.opacities,
-                            gs.colors, gs.sh_rest)
+                            gs.colors)
         np.savez_compressed(d / "skin.npz", indices=gs.skin_indices.astype(np.int32),
                             weights=gs.skin_weights.astype(np.float32))
         np.savez_compressed(d / "body.npz", vertices_rest=body.vertices_rest.astype(np.float32),

@@ -5,6 +5,8 @@ from typing import Protocol
 
 import numpy as np
 
+from crowdgaussian.gaussians.tint import render_colors
+
 
 class SplatSet(Protocol):
     """Anything with Gaussian arrays: `types.Gaussians` or a prop's `synth.props.Splats`."""
@@ -18,13 +20,16 @@ class SplatSet(Protocol):
 VIEW_CHUNK = 8  # views rasterized per call (bounds CPU memory)
 
 
-def concat_gaussians(gaussians: list[SplatSet]) -> dict[str, np.ndarray]:
-    """Means, quats, scales, opacities and colours of several Gaussian sets, concatenated."""
-    keys = ("means", "quats", "scales", "opacities", "colors")
+def concat_gaussians(gaussians: list[SplatSet]) -> tuple[dict[str, np.ndarray], int | None]:
+    """Means, quats, scales, opacities and colours of several Gaussian sets, concatenated, and
+    the sh_degree of the colours (None: RGB; SH when a set carries a photo tint, see gaussians.tint)."""
+    keys = ("means", "quats", "scales", "opacities")
     if not gaussians:
         return {k: np.zeros((0, 4 if k == "quats" else 3) if k != "opacities" else (0,), np.float32)
-                for k in keys}
-    return {k: np.concatenate([np.asarray(getattr(g, k), np.float32) for g in gaussians]) for k in keys}
+                for k in keys + ("colors",)}, None
+    out = {k: np.concatenate([np.asarray(getattr(g, k), np.float32) for g in gaussians]) for k in keys}
+    out["colors"], sh_degree = render_colors(gaussians)
+    return out, sh_degree
 
 
 def render(gaussians: list[SplatSet], viewmats: np.ndarray, K: np.ndarray, width: int, height: int,
@@ -40,7 +45,7 @@ def render(gaussians: list[SplatSet], viewmats: np.ndarray, K: np.ndarray, width
 
     viewmats = np.asarray(viewmats, np.float64).reshape(-1, 4, 4)
     n_views = len(viewmats)
-    arrays = concat_gaussians(gaussians)
+    arrays, sh_degree = concat_gaussians(gaussians)
     if len(arrays["means"]) == 0:
         rgb = np.broadcast_to(np.asarray(background, np.float32), (n_views, height, width, 3)).copy()
         return rgb, np.zeros((n_views, height, width), np.float32), np.full((n_views, height, width), np.inf,
@@ -55,7 +60,7 @@ def render(gaussians: list[SplatSet], viewmats: np.ndarray, K: np.ndarray, width
                 tensors["means"], tensors["quats"], tensors["scales"], tensors["opacities"], tensors["colors"],
                 viewmats=torch.as_tensor(mats, dtype=torch.float32, device=device),
                 Ks=torch.as_tensor(np.repeat(np.asarray(K, np.float32)[None], c, axis=0), device=device),
-                width=width, height=height,
+                width=width, height=height, sh_degree=sh_degree,
                 backgrounds=torch.as_tensor(np.tile(np.asarray(background, np.float32), (c, 1)), device=device),
                 render_mode="RGB+ED")
         colors = colors.cpu().numpy()

@@ -13,6 +13,7 @@ from crowdgaussian import types
 from crowdgaussian.camera import to_camera
 from crowdgaussian.gaussians import anchor, fit, parts, visibility
 from crowdgaussian.gaussians.complete import complete_colours
+from crowdgaussian.gaussians.tint import tint_sh
 
 log = logging.getLogger(__name__)
 
@@ -118,19 +119,28 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     # (Gaussians left out kept their start values and stuck out of the outline as opaque rims)
     fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, seen, keep, w2c, K, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
+    camera_centre = -w2c[:3, :3].T @ w2c[:3, 3]
     out = []
-    for body, a, vis, kp, (cols, ops, scales, offset) in zip(bodies, anchored, seen, keep, fitted):
+    for body, a, vis, kp, start, moved, (cols, ops, scales, offset) in zip(bodies, anchored, seen, keep, colours,
+                                                                         fit_colour, fitted):
         tri, bary, offset = a.tri[kp], a.bary[kp], offset[kp]
         means_rest, _ = anchor.anchor_points(np.asarray(body.vertices_rest, np.float64),
                                              np.asarray(body.faces, np.int64), tri, bary, offset)
         idx, w = a.skin_indices[kp], a.skin_weights[kp]
         means, quats = anchor.skin_points(means_rest, a.quats_rest[kp], body.rest_to_world, idx, w)
+        # splats the photo sees only edge-on keep their completed colour; what the fit changed
+        # there (outline pixels mixing in the background) becomes a tint seen from the photo camera
+        edge_on = (moved & ~vis)[kp]
+        tint = np.where(edge_on[:, None], cols[kp] - start[kp], 0.0)
+        base = np.where(edge_on[:, None], start[kp], cols[kp])
+        dc_shift, sh_rest = tint_sh(means, camera_centre, tint)
         out.append(types.Gaussians(
             means=means.astype(np.float32), quats=quats.astype(np.float32), scales=scales[kp].astype(np.float32),
-            opacities=ops[kp].astype(np.float32), colors=cols[kp].astype(np.float32),
+            opacities=ops[kp].astype(np.float32), colors=(base + dc_shift).astype(np.float32),
             means_rest=means_rest.astype(np.float32), quats_rest=a.quats_rest[kp].astype(np.float32),
             skin_indices=idx, skin_weights=w, tri=tri.astype(np.int32), bary=bary.astype(np.float32),
-            offset=offset.astype(np.float32), visible=vis[kp]))
+            offset=offset.astype(np.float32), sh_rest=sh_rest.astype(np.float32) if edge_on.any() else None,
+            visible=vis[kp]))
     report(1.0, "Gaussians done")
     return out
 
