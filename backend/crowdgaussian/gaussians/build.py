@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FIT_STEPS = {"cpu": 100, "cuda": 300}
 INIT_OPACITY = 0.95
+OUTLINE_PX = 1.5  # fit pixels: a seen splat this near the outline is fitted to mixed pixels too
 
 
 @dataclass
@@ -120,6 +121,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, seen, keep, w2c, K, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
     camera_centre = -w2c[:3, :3].T @ w2c[:3, 3]
+    target = _fit_target(photo, persons, bodies, w2c, K) if any(p.mask.any() for p in persons) else None
     out = []
     for body, a, vis, kp, start, moved, (cols, ops, scales, offset) in zip(bodies, anchored, seen, keep, colours,
                                                                          fit_colour, fitted):
@@ -128,9 +130,11 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
                                              np.asarray(body.faces, np.int64), tri, bary, offset)
         idx, w = a.skin_indices[kp], a.skin_weights[kp]
         means, quats = anchor.skin_points(means_rest, a.quats_rest[kp], body.rest_to_world, idx, w)
-        # splats the photo sees only edge-on keep their completed colour; what the fit changed
-        # there (outline pixels mixing in the background) becomes a tint seen from the photo camera
-        edge_on = (moved & ~vis)[kp]
+        # splats the photo sees edge-on, or on the people's outline, keep their start colour (completed,
+        # or sampled inside the mask); what the fit changed there to match outline pixels, which mix
+        # in the background, becomes a tint seen from the photo camera only (gaussians.tint)
+        on_outline = target is not None and fit.outline_distance(target, a.means) <= OUTLINE_PX
+        edge_on = ((moved & ~vis) | (vis & on_outline))[kp]
         tint = np.where(edge_on[:, None], cols[kp] - start[kp], 0.0)
         base = np.where(edge_on[:, None], start[kp], cols[kp])
         dc_shift, sh_rest = tint_sh(means, camera_centre, tint)
@@ -139,10 +143,17 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
             opacities=ops[kp].astype(np.float32), colors=(base + dc_shift).astype(np.float32),
             means_rest=means_rest.astype(np.float32), quats_rest=a.quats_rest[kp].astype(np.float32),
             skin_indices=idx, skin_weights=w, tri=tri.astype(np.int32), bary=bary.astype(np.float32),
-            offset=offset.astype(np.float32), sh_rest=sh_rest.astype(np.float32) if edge_on.any() else None,
+            offset=offset.astype(np.float32), sh_rest=sh_rest.astype(np.float32) if np.any(tint) else None,
             visible=vis[kp]))
     report(1.0, "Gaussians done")
     return out
+
+
+def _fit_target(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], w2c: np.ndarray,
+                K: np.ndarray) -> fit.FitTarget:
+    """The photo region and resolution the photometric fit judges (on the CPU)."""
+    nearest = min(float(to_camera(b.root_translation, w2c)[2]) for b in bodies)
+    return fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K, nearest)
 
 
 def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], anchored: list[Anchored],
@@ -191,8 +202,7 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
         neighbours=torch.from_numpy(np.concatenate(
             [fit.surface_neighbours(a.means_rest[ac]) + base for a, ac, base in
              zip(anchored, active, np.cumsum([0] + [int(ac.sum()) for ac in active])[:-1])])).to(device))
-    nearest = min(float(to_camera(b.root_translation, w2c)[2]) for b in bodies)
-    target = fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K, nearest)
+    target = _fit_target(photo, persons, bodies, w2c, K)
     target = fit.FitTarget(**{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(target).items()})
     fitted = fit.fit(params, target, steps, report)[:4]
     splits = np.cumsum([int(ac.sum()) for ac in active])[:-1]

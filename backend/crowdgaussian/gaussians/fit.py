@@ -103,6 +103,21 @@ def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera:
                      cw, ch)
 
 
+def outline_distance(target: FitTarget, means: np.ndarray) -> np.ndarray:
+    """[N] distance (fit pixels) from each world point's projection to the nearest outline of the
+    people's union mask, the pixels whose colour mixes a person with what lies behind."""
+    mask = target.mask.cpu().numpy().astype(np.uint8)
+    to_edge = np.minimum(cv2.distanceTransform(mask, cv2.DIST_L2, 3),
+                         cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3))  # 0.. either side of the outline
+    w2c, k = target.viewmat.cpu().numpy().astype(np.float64), target.K.cpu().numpy().astype(np.float64)
+    cam = means @ w2c[:3, :3].T + w2c[:3, 3]
+    uv = cam @ k.T
+    px = uv[:, :2] / np.maximum(uv[:, 2:], 1e-9) - 0.5  # pixel centres at integers
+    x = np.clip(np.rint(px[:, 0]).astype(int), 0, target.width - 1)
+    y = np.clip(np.rint(px[:, 1]).astype(int), 0, target.height - 1)
+    return np.where(cam[:, 2] > 0, to_edge[y, x], np.inf)
+
+
 def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
     """Means through the binding (rest anchor) and the fixed per-Gaussian LBS matrices."""
     rest = anchor_points_torch(p.vertices, p.vnormals, p.faces, p.tri, p.bary, offset)

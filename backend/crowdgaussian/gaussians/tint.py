@@ -1,10 +1,10 @@
 """Photo tint: colour that only the photo camera sees, stored as degree-2 spherical harmonics.
 
 A pixel on a person's outline mixes the person with what is behind. The photometric fit
-matches such pixels by changing the colour of the splats there, which the photo sees edge-on;
-every other view sees those splats face-on and showed the background's colour as speckles
-(blue from the bus on bus.jpg). So the fitted change of those splats is kept as a tint that
-fades with the view direction d: colour(d) = base + tint * g(d . v), v the direction from the
+matches such pixels by changing the colour of the splats there, which the photo sees edge-on
+(or face-on but right at the outline); other views see them face-on and showed the
+background's colour as speckles (blue from the bus on bus.jpg). So the fitted change of those
+splats is kept as a tint that fades with the view direction d: colour(d) = base + tint * g(d . v), v the direction from the
 photo camera to the splat and g(t) = (t + t^2) / 2, which is 1 from the photo camera, 0
 side-on and 0 from behind. g is a polynomial of degree 2 on the sphere, so SH up to degree 2
 (what INRIA-style viewers and gsplat evaluate) hold it exactly; its mean over the sphere (1/6
@@ -37,23 +37,22 @@ def lobe(t: np.ndarray) -> np.ndarray:
 
 
 @cache
-def _fit_directions() -> tuple[np.ndarray, np.ndarray]:
-    """(sample directions [S, 3], pseudo-inverse [9, S] of the SH basis there): the least-squares
-    map from a function's values at the samples to its SH coefficients (exact up to degree 2)."""
-    k = np.arange(64) + 0.5
+def _sh_least_squares() -> tuple[np.ndarray, np.ndarray]:
+    """(sample directions [S, 3], pseudo-inverse [9, S] of the SH basis there): the map from a
+    function's values at the samples to its SH coefficients (exact for polynomials of degree <= 2)."""
+    k = np.arange(64) + 0.5  # a Fibonacci sphere
     z = 1 - 2 * k / 64
     phi = np.pi * (1 + 5 ** 0.5) * k
     dirs = np.stack([np.sqrt(1 - z * z) * np.cos(phi), np.sqrt(1 - z * z) * np.sin(phi), z], axis=1)
-    d = torch.from_numpy(dirs)
-    basis = np.stack([spherical_harmonics(SH_DEGREE, d, torch.eye(N_REST + 1, dtype=torch.float64)[j][None, :, None]
-                                          .expand(len(d), -1, 3))[:, 0].numpy()
+    d, eye = torch.from_numpy(dirs), torch.eye(N_REST + 1, dtype=torch.float64)
+    basis = np.stack([spherical_harmonics(SH_DEGREE, d, eye[j][None, :, None].expand(len(d), -1, 1))[:, 0].numpy()
                       for j in range(N_REST + 1)], axis=1)  # [S, 9]: basis function j at sample s
     return dirs, np.linalg.pinv(basis)
 
 
 def tint_sh(means: np.ndarray, camera_centre: np.ndarray, tint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(DC colour shift [N, 3], higher bands [N, 8, 3]) that add tint * g(d . v) to each splat's colour."""
-    dirs, pinv = _fit_directions()
+    dirs, pinv = _sh_least_squares()
     v = np.asarray(means, np.float64) - np.asarray(camera_centre, np.float64)[None]
     v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
     coeffs = lobe(v @ dirs.T) @ pinv.T  # [N, 9]: g(d . v) in the SH basis
