@@ -4,11 +4,12 @@ A pixel on a person's outline mixes the person with what is behind. The photomet
 matches such pixels by changing the colour of the splats there, which the photo sees edge-on
 (or face-on but right at the outline); other views see them face-on and showed the
 background's colour as speckles (blue from the bus on bus.jpg). So the fitted change of those
-splats is kept as a tint that fades with the view direction d: colour(d) = base + tint * g(d . v), v the direction from the
-photo camera to the splat and g(t) = (t + t^2) / 2, which is 1 from the photo camera, 0
-side-on and 0 from behind. g is a polynomial of degree 2 on the sphere, so SH up to degree 2
-(what INRIA-style viewers and gsplat evaluate) hold it exactly; its mean over the sphere (1/6
-of the tint) goes into the DC colour, which viewers without SH (the Blender add-on) show.
+splats is kept as a tint that fades with the view direction d:
+    colour(d) = base + tint * g(d . v),  g(t) = (t + t^2) / 2,
+v the direction from the photo camera to the splat: g is 1 from the photo camera, 0 side-on
+and 0 from behind. g is a polynomial of degree 2 on the sphere, so SH up to degree 2 (what
+INRIA-style viewers and gsplat evaluate) hold it exactly; its mean over the sphere (1/6 of
+the tint) goes into the DC colour, which viewers without SH (the Blender add-on) show.
 """
 from __future__ import annotations
 
