@@ -271,3 +271,16 @@ def test_matches_gsplat_cuda() -> None:
     assert (cpu[1] - gpu[1].cpu()).abs().max().item() <= 1e-4
     for g_cpu, g_gpu in zip(_grads(cpu[:2], params), _grads(gpu[:2], cuda_params)):
         assert ((g_cpu - g_gpu.cpu()).abs().max() / g_cpu.abs().max()).item() <= 1e-3
+
+
+@pytest.mark.skipif(not (torch.cuda.is_available() and gsplat_available()),
+                    reason="needs CUDA and gsplat's kernels")
+def test_sh_colours_match_gsplat_cuda() -> None:
+    """Degree-2 SH colours (the bundle's photo tint) render alike on our CPU backend and gsplat (GPU only)."""
+    means, quats, scales, opacities, _ = [p.detach() for p in _scene(2000, spread=0.6)]
+    coeffs = torch.randn(len(means), 9, 3, generator=torch.Generator().manual_seed(1)) * 0.3
+    viewmats, Ks = _cameras(2, 128, 96)
+    cpu = rasterization(means, quats, scales, opacities, coeffs, viewmats, Ks, 128, 96, sh_degree=2)
+    gpu = rasterization(*(t.cuda() for t in (means, quats, scales, opacities, coeffs, viewmats, Ks)), 128, 96,
+                        sh_degree=2)
+    assert (cpu[0] - gpu[0].cpu()).abs().max().item() <= 1e-4
