@@ -116,12 +116,12 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     keep = [np.ones(len(v), bool) if complete else v for v in seen]
     steps = DEFAULT_FIT_STEPS.get(device, 50) if fit_steps is None else int(fit_steps)
     report(0.25, "photometric fit")
+    target = _fit_target(photo, persons, bodies, w2c, K) if any(p.mask.any() for p in persons) else None
     # every kept Gaussian takes part in the fit, so the fitted state is exactly what renders
     # (Gaussians left out kept their start values and stuck out of the outline as opaque rims)
-    fitted = _run_fit(photo, persons, bodies, anchored, colours, fit_colour, seen, keep, w2c, K, steps, device,
+    fitted = _run_fit(bodies, anchored, colours, fit_colour, seen, keep, target, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
     camera_centre = -w2c[:3, :3].T @ w2c[:3, 3]
-    target = _fit_target(photo, persons, bodies, w2c, K) if any(p.mask.any() for p in persons) else None
     out = []
     for body, a, vis, kp, start, moved, (cols, ops, scales, offset) in zip(bodies, anchored, seen, keep, colours,
                                                                          fit_colour, fitted):
@@ -156,19 +156,18 @@ def _fit_target(photo: types.Photo, persons: list[types.Person], bodies: list[ty
     return fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K, nearest)
 
 
-def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], anchored: list[Anchored],
+def _run_fit(bodies: list[types.Body], anchored: list[Anchored],
              colours: list[np.ndarray], fit_colour: list[np.ndarray], seen: list[np.ndarray],
-             active: list[np.ndarray], w2c: np.ndarray,
-             K: np.ndarray, steps: int, device: str,
+             active: list[np.ndarray], target: fit.FitTarget | None, steps: int, device: str,
              report: Callable[[float, str], None]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Fit the `active` Gaussians of all people jointly (they occlude each other).
 
     Returns per person full-length (colours, opacities, scales, offsets); inactive
-    Gaussians keep their initial values.
+    Gaussians keep their initial values, and so does everything without a `target` (no person pixels).
     """
     results = [(c.copy(), np.full(len(c), INIT_OPACITY), a.scales.copy(), a.offset.copy())
                for c, a in zip(colours, anchored)]
-    if steps <= 0 or not any(ac.any() for ac in active) or not any(p.mask.any() for p in persons):
+    if steps <= 0 or not any(ac.any() for ac in active) or target is None:
         return results
     verts, vnorm, faces, tris, mats, base_v, base_f = [], [], [], [], [], 0, 0
     for body, a, ac in zip(bodies, anchored, active):
@@ -202,9 +201,9 @@ def _run_fit(photo: types.Photo, persons: list[types.Person], bodies: list[types
         neighbours=torch.from_numpy(np.concatenate(
             [fit.surface_neighbours(a.means_rest[ac]) + base for a, ac, base in
              zip(anchored, active, np.cumsum([0] + [int(ac.sum()) for ac in active])[:-1])])).to(device))
-    target = _fit_target(photo, persons, bodies, w2c, K)
-    target = fit.FitTarget(**{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(target).items()})
-    fitted = fit.fit(params, target, steps, report)[:4]
+    on_device = fit.FitTarget(**{k: v.to(device) if isinstance(v, torch.Tensor) else v
+                                 for k, v in vars(target).items()})
+    fitted = fit.fit(params, on_device, steps, report)[:4]
     splits = np.cumsum([int(ac.sum()) for ac in active])[:-1]
     for res, ac, *vals in zip(results, active, *(np.split(x, splits) for x in fitted)):
         for dst, val in zip(res, vals):

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from crowdgaussian.gaussians import visibility
 from crowdgaussian.gaussians.anchor import anchor_points_torch
 from crowdgaussian.render import rasterization
 
@@ -109,13 +110,10 @@ def outline_distance(target: FitTarget, means: np.ndarray) -> np.ndarray:
     mask = target.mask.cpu().numpy().astype(np.uint8)
     to_edge = np.minimum(cv2.distanceTransform(mask, cv2.DIST_L2, 3),
                          cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3))  # 0.. either side of the outline
-    w2c, k = target.viewmat.cpu().numpy().astype(np.float64), target.K.cpu().numpy().astype(np.float64)
-    cam = means @ w2c[:3, :3].T + w2c[:3, 3]
-    uv = cam @ k.T
-    px = uv[:, :2] / np.maximum(uv[:, 2:], 1e-9) - 0.5  # pixel centres at integers
-    x = np.clip(np.rint(px[:, 0]).astype(int), 0, target.width - 1)
-    y = np.clip(np.rint(px[:, 1]).astype(int), 0, target.height - 1)
-    return np.where(cam[:, 2] > 0, to_edge[y, x], np.inf)
+    px = visibility.project(np.asarray(means, np.float64), target.viewmat.cpu().numpy().astype(np.float64),
+                            target.K.cpu().numpy().astype(np.float64))
+    dist, _ = visibility.sample_nearest(to_edge, px[:, :2])  # beyond the crop: its border pixel
+    return np.where(px[:, 2] > 0, dist, np.inf)
 
 
 def _world_means(p: FitParams, offset: torch.Tensor) -> torch.Tensor:
