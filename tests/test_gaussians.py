@@ -321,7 +321,6 @@ def test_surface_neighbours_keep_their_shape_for_tiny_sets() -> None:
             assert not (nb[:, 0] == np.arange(n)).any()  # the nearest neighbour is another point
 
 
-
 def test_outline_splats_show_the_background_only_to_the_photo_camera(scene: dict) -> None:
     """Outline pixels mix the person with what is behind. The fit matches them, but splats there,
     seen edge-on by the photo and face-on from the side, must show the garment from the side and
