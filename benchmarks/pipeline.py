@@ -7,8 +7,10 @@ Goal on the 2-core CPU: total <= 120 s (aim 60 s), peak memory <= 6 GiB.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib.util
 import json
+import pstats
 import resource
 import sys
 import tempfile
@@ -29,6 +31,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="accepted for build.py bench; same run")
     parser.add_argument("--out", type=Path, default=None,
                         help="keep the bundle in this new folder (default: a temporary one)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also print the N functions with the most self time (cProfile)")
     args = parser.parse_args()
     image = args.image
     if image is None:
@@ -38,10 +42,16 @@ def main() -> None:
         image = Path(spec.origin).parent / "assets" / "bus.jpg"
     progress = Progress(STAGES, mode="none")
     with tempfile.TemporaryDirectory() as tmp:
+        profiler = cProfile.Profile() if args.profile else None
         t0 = time.perf_counter()
+        if profiler:
+            profiler.enable()
         bundle = reconstruct(image, args.out or Path(tmp) / "bundle", device=args.device,
                              quality=args.quality, progress=progress)
         total = time.perf_counter() - t0
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         persons = len(json.loads((bundle / "manifest.json").read_text())["persons"])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
     print(f"image: {image}")

@@ -86,12 +86,15 @@ def test_bus_finds_the_two_men_and_the_person_cut_by_the_right_border(bus):
         assert abs(p.bbox[1] - top) < 40 and abs(p.bbox[3] - bottom) < 40, p.bbox
     assert right.truncated and right.bbox[2] >= photo.width - 3
     assert not beige.truncated and not black.truncated
-    assert len(people) == 3
+    # nobody else, bar the left-border person some CPUs find (see the xfail below)
+    others = [p for p in people if p not in (beige, black, right)]
+    assert all(_centre_x(p) < 60 for p in others) and len(others) <= 1, [p.bbox.round() for p in others]
 
 
-@pytest.mark.xfail(strict=True, reason="the leopard-coat person cut by the left border (x < 75, no head "
-                   "in frame): no detection, no selfie segmentation; a landmark crop centred beyond the edge "
-                   "sees it only by chance (a squashed skeleton, lost on the mirror image), so it is not used")
+@pytest.mark.xfail(strict=False, reason="the leopard-coat person cut by the left border (x < 75, no head "
+                   "in frame): no detection, no selfie segmentation; the recovery crops give only a squashed "
+                   "skeleton on her coat (torso ~36 px against ~300 px), rejected here by the crops' disagreement "
+                   "(spread 0.25 > 0.2) and its area, but accepted on the lent H100 host's CPU (other rounding)")
 def test_bus_finds_the_headless_person_cut_by_the_left_border(bus):
     _find(bus[1], (0, 60))
 

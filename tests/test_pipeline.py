@@ -67,7 +67,7 @@ def photo_view(bundle, manifest):
 
 def test_every_person_is_found(bus_bundle, zidane_bundle):
     """bus.jpg: the two walking men and the person cut by the right border (the headless person
-    cut by the left border is a known miss: see the strict xfail in test_people.py); zidane.jpg:
+    cut by the left border is a known miss: see the xfail in test_people.py); zidane.jpg:
     both men."""
     assert len(validate_bundle(zidane_bundle)["persons"]) == 2
     manifest = validate_bundle(bus_bundle)

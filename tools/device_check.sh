@@ -2,8 +2,9 @@
 # GPU checks on a lent device machine, in one call (see tools/device_prepare.py):
 #   carry [".device/gpu"], command `bash tools/device_check.sh`.
 # Builds gsplat's CUDA kernels, then: the gsplat parity test, the rasterizer benchmark's gsplat
-# columns with parity numbers, the pipeline benchmark on bus.jpg with --device cuda (previews
-# kept) and, time allowing, the pipeline tests with their bundles made on CUDA. Steps that would not
+# columns with parity numbers (RASTER=0 skips them), the pipeline benchmark on bus.jpg with
+# --device cuda (previews kept) and with --device cpu on the same host, both profiled, and, time
+# allowing, the pipeline tests with their bundles made on CUDA. Steps that would not
 # finish before BUDGET seconds are skipped; logs, JSON lines and previews go to $OUT.
 set -uo pipefail
 START=$SECONDS BUDGET=${BUDGET:-540}
@@ -28,11 +29,17 @@ if [ $RC -ne 0 ]; then tail -30 "$OUT/gsplat_build.log"; rm -rf $SITE/gsplat; fi
 step "render tests (gsplat parity)"
 timeout 150 python3 -m pytest -q -rs -p no:cacheprovider tests/test_render.py 2>&1 | tee "$OUT/render_tests.log" | tail -25
 step "rasterizer benchmark (gsplat)"
-[ $RC -eq 0 ] && timeout 150 python3 benchmarks/rasterizer.py --cuda-only --threads 16 2>&1 | tee "$OUT/rasterizer.log"
+[ $RC -eq 0 ] && [ "${RASTER:-1}" = 1 ] && timeout 150 python3 benchmarks/rasterizer.py --cuda-only --threads 16 2>&1 | tee "$OUT/rasterizer.log"
 wait; tail -3 /tmp/warm.log
 step "pipeline benchmark --device cuda"
-timeout $(($(left) > 60 ? $(left) - 20 : 40)) python3 benchmarks/pipeline.py --device cuda --out /tmp/bus 2>&1 | tail -15 | tee "$OUT/pipeline_cuda.log"
+timeout $(($(left) > 60 ? $(left) - 20 : 40)) python3 benchmarks/pipeline.py --device cuda --profile 25 --out /tmp/bus > "$OUT/pipeline_cuda.log" 2>&1
+tail -12 "$OUT/pipeline_cuda.log"
 cp /tmp/bus/previews/overlay.png /tmp/bus/previews/views.png "$OUT/" 2>/dev/null
+if [ "$(left)" -gt 100 ]; then
+    step "pipeline benchmark --device cpu (same host)"
+    timeout $(($(left) - 20)) python3 benchmarks/pipeline.py --device cpu --profile 25 > "$OUT/pipeline_cpu.log" 2>&1
+    tail -12 "$OUT/pipeline_cpu.log"
+fi
 if [ "$(left)" -gt 200 ]; then
     step "pipeline tests (CUDA path)"
     CROWDGAUSSIAN_TEST_DEVICE=cuda timeout $(($(left) - 10)) python3 -m pytest -q -rs -p no:cacheprovider tests/test_pipeline.py 2>&1 | tee "$OUT/pipeline_tests.log" | tail -25
