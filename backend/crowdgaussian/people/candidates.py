@@ -31,6 +31,7 @@ class Candidate:
 
     landmarks: LandmarkResult  # the single crop result closest to the consensus (flag, world points)
     points: np.ndarray  # [39, 2] per-point median over the agreeing crops, photo px
+    world: np.ndarray  # [39, 3] per-point median of the crops' world landmarks (m, hip-centred)
     visibility: np.ndarray  # [39] median visibility
     presence: np.ndarray  # [39] median presence
     detection_score: float
@@ -52,6 +53,7 @@ def consensus(results: list[LandmarkResult], detection_score: float, face: np.nd
     err = [float(np.median(np.linalg.norm(r.points[:33] - points[:33], axis=1))) for r in results]
     return Candidate(
         landmarks=results[int(np.argmin(err))], points=points,
+        world=np.median(np.stack([r.world for r in results]), axis=0),
         visibility=np.median(np.stack([r.visibility for r in results]), axis=0),
         presence=np.median(np.stack([r.presence for r in results]), axis=0),
         detection_score=detection_score, face=face, support=len(results), results=results)

@@ -134,4 +134,4 @@ def _person(f: _Found, mask: np.ndarray, shape: tuple[int, int]) -> Person:
         extra["face_centre"] = f.face.centre
         extra["face_score"] = f.face.score
     return Person(id=-1, bbox=bbox, score=f.score, keypoints=keypoints, mask=mask,
-                  keypoints_3d=c.landmarks.world[:33].copy(), truncated=cut_points or cut_mask, extra=extra)
+                  keypoints_3d=c.world[:33].copy(), truncated=cut_points or cut_mask, extra=extra)
