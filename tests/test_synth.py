@@ -127,8 +127,10 @@ def test_oracle_people_hide_what_the_occluder_covers(scene):
 def test_oracle_3d_landmarks_come_as_the_landmark_crop_sees_them(scene):
     """keypoints_3d are hip-centred in the axes of a view along the person's ray (as BlazePose's world
     landmarks), so the body fit's crop-to-camera turn gives back the true camera-frame landmarks
-    (exactly where the whole torso is seen: the fit aims its ray at the seen torso points)."""
+    (exactly where the whole torso is seen: the fit aims its ray at the seen torso points), with
+    the hips where BlazePose puts them."""
     from crowdgaussian.bodies.fit import world_points_in_camera
+    from crowdgaussian.bodies.landmarks import lift_hips
 
     w2c = scene.camera.world_to_camera
     checked = 0
@@ -136,7 +138,7 @@ def test_oracle_3d_landmarks_come_as_the_landmark_crop_sees_them(scene):
         assert np.linalg.norm(person.keypoints_3d[23] + person.keypoints_3d[24]) < 1e-9  # hip-centred
         if (person.keypoints[[11, 12, 23, 24], 2] < 0.5).any():
             continue
-        cam = truth.body.keypoints_world @ w2c[:3, :3].T + w2c[:3, 3]
+        cam = lift_hips(truth.body.keypoints_world) @ w2c[:3, :3].T + w2c[:3, 3]
         turned = world_points_in_camera(person, scene.camera.K())
         assert np.abs(turned - (cam - 0.5 * (cam[23] + cam[24]))).max() < 0.005
         assert np.abs(person.keypoints_3d - (cam - 0.5 * (cam[23] + cam[24]))).max() > 0.01  # not camera axes

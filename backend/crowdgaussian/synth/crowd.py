@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from crowdgaussian import types
+from crowdgaussian.bodies.landmarks import lift_hips
 from crowdgaussian.camera import to_camera
 from crowdgaussian.eval.render import render
 from crowdgaussian.views import look_at
@@ -65,8 +66,9 @@ class SynthScene:
                 xi = np.clip(np.floor(kp[:, 0]).astype(int), 0, mask.shape[1] - 1)
                 yi = np.clip(np.floor(kp[:, 1]).astype(int), 0, mask.shape[0] - 1)
                 kp[occluder[yi, xi], 2] = 0.0
+            kp[:, :2] = lift_hips(kp[:, :2])  # where BlazePose, which this stands in for, puts them
             ys, xs = np.nonzero(mask)
-            cam = to_camera(p.body.keypoints_world, w2c)
+            cam = to_camera(lift_hips(p.body.keypoints_world), w2c)
             out.append(types.Person(
                 id=p.id, bbox=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64),
                 score=1.0, keypoints=kp, mask=mask, keypoints_3d=as_seen_by_a_crop(cam),
