@@ -29,7 +29,7 @@ CORE = np.array([0, 2, 5, 7, 8, 11, 12, 23, 24])  # head and torso points used t
 class Candidate:
     """One person hypothesis: consensus landmarks over several crops and the evidence behind them."""
 
-    landmarks: LandmarkResult  # the single crop result closest to the consensus (flag, world points)
+    landmarks: LandmarkResult  # the single crop result closest to the consensus (its pose flag)
     points: np.ndarray  # [39, 2] per-point median over the agreeing crops, photo px
     world: np.ndarray  # [39, 3] per-point median of the crops' world landmarks (m, hip-centred)
     visibility: np.ndarray  # [39] median visibility
