@@ -306,11 +306,13 @@ def test_fit_waist_up_person_gets_neutral_legs():
     assert body.reprojection_error_px < 5.0
 
 
-def _seated_person():
-    """A seated adult facing the camera 3 m away, with its camera and a black photo."""
+def _seated_person(yaw: float = 0.0):
+    """A seated adult 3 m away, facing the camera turned by `yaw` radians, with its camera and a
+    black photo."""
     from crowdgaussian.types import Camera, Photo
 
     facing = np.eye(4)
+    facing[:3, :3] = Rotation.from_rotvec([0.0, 0.0, yaw]).as_matrix()
     facing[1, 3] = 3.0
     seated = {"upperleg01.L": [-1.5, 0, 0], "upperleg01.R": [-1.5, 0, 0],
               "lowerleg01.L": [1.5, 0, 0], "lowerleg01.R": [1.5, 0, 0]}
@@ -357,6 +359,22 @@ def test_fit_hidden_leg_follows_the_seen_one():
     person.mask[int(y):, :int(x)] = False
     (body,), _ = fit_bodies(photo, [person], camera)
     assert min(_thigh_angles(body)) > 60.0
+
+
+def test_fit_seated_person_with_hidden_head_and_chest_sits():
+    """A seated person turned half away, an object hiding the head, shoulders and chest: only the
+    lap and legs show. Started standing, the fit met the seen thighs and shins with a standing
+    body bent at the waist (a local minimum); the seated start ends lower and is kept."""
+    from crowdgaussian.bodies import fit_bodies
+
+    person, camera, photo = _seated_person(yaw=0.6)
+    person.keypoints[:23, 2] = 0.0  # face, shoulders, arms
+    person.keypoints[[23, 24], 2] = 0.0  # hips behind the thighs
+    y = person.keypoints[[25, 26], 1].min() - 12  # the object's lower edge just above the knees
+    person.mask[:int(y)] = False
+    (body,), _ = fit_bodies(photo, [person], camera)
+    assert min(_thigh_angles(body)) > 60.0, _thigh_angles(body)
+    assert min(_knee_angles(body)) > 60.0, _knee_angles(body)
 
 
 def test_fit_a_face_only_person_at_the_right_distance():

@@ -17,6 +17,7 @@ with Adam on:
   plumb under its thigh, and hidden arms hang at the sides), knee hinge, phenotypes near the
   middle, and the orientation held near its start from BlazePose's 3D torso in proportion to
   how little of the person is seen.
+Each person is fitted from two starts, standing and seated, keeping the lower final loss.
 Size and distance are ambiguous in one image: the first pass uses an average adult height;
 then ground.py puts the people whose feet are seen on one floor, the depth order is made
 consistent with who hides whom, each person's height (and, below 1.45 m, age) phenotype is
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
@@ -60,6 +62,12 @@ ARMS_DOWN = np.radians(30.0)
 ELBOW_RELAXED = np.radians(20.0)
 PRIOR_MEAN = {"upperarm01.L": (0.0, ARMS_DOWN, 0.0), "upperarm01.R": (0.0, -ARMS_DOWN, 0.0),
               "lowerarm01.L": (-ELBOW_RELAXED, 0.0, 0.0), "lowerarm01.R": (-ELBOW_RELAXED, 0.0, 0.0)}
+# The fit is bistable where little of the legs shows: started standing, a seated person's
+# visible thighs and shins were met by a standing body bent at the waist. Every person is
+# therefore fitted from two starts, standing (PRIOR_MEAN) and seated (thighs forward, shins
+# plumb), and keeps the one that ends with the lower loss.
+SEATED = {**PRIOR_MEAN, "upperleg01.L": (-np.pi / 2, 0.0, 0.0), "upperleg01.R": (-np.pi / 2, 0.0, 0.0),
+          "lowerleg01.L": (np.pi / 2, 0.0, 0.0), "lowerleg01.R": (np.pi / 2, 0.0, 0.0)}
 HIDDEN_PRIOR = 50.0  # prior weight of a bone whose far-end landmarks are all unseen
 # A hidden bone of these pairs is pulled to its seen partner's pose, reflected: legs sit or
 # stand together far more often than not (arms move independently, so they hang instead).
@@ -131,6 +139,13 @@ class Targets:
     prior: torch.Tensor  # [N,J] pose prior weights
     feet_seen: np.ndarray  # [N] bool
 
+    def tiled(self, k: int) -> Targets:
+        """The same targets repeated k times along the person axis (one copy per fit start)."""
+        def rep(x):
+            return x[:1].expand(k * x.shape[0], *x.shape[1:]) if x is self.outside else (
+                np.tile(x, k) if isinstance(x, np.ndarray) else x.repeat(k, *[1] * (x.dim() - 1)))
+        return Targets(**{f.name: rep(getattr(self, f.name)) for f in dataclasses.fields(self)})
+
 
 @functools.lru_cache(maxsize=2)
 def _fit_model(device: str):
@@ -189,9 +204,13 @@ def _fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str,
     fitted = torch.tensor([names.index(b) for b in POSE_PRIOR])
     adult = [dict(ADULT) for _ in people]
     report(0.05, "fitting bodies")
-    state = _initial_state(people, model, K, adult)
-    _optimise(model, state, targets, K, fitted, iters=(30, 110), report=report, span=(0.05, 0.6),
-              shape_steps=40)
+    n = len(people)
+    state = _initial_state(people, model, K, adult, starts=(PRIOR_MEAN, SEATED))
+    loss = _optimise(model, state, targets.tiled(2), K, fitted, iters=(30, 110), report=report,
+                     span=(0.05, 0.6), shape_steps=40)
+    seated = loss[n:] < loss[:n]
+    log.info("seated start kept for persons %s", np.flatnonzero(seated.numpy()).tolist())
+    state = state.select(torch.arange(n) + n * seated.long())
 
     report(0.6, "placing people on the floor")
     _, scales, _ = _floor(model, state, targets, fitted, K, people)
@@ -302,14 +321,15 @@ def _nearest_landmarks(model) -> torch.Tensor:
 class State:
     """Optimised parameters of all persons (camera frame)."""
 
-    def __init__(self, rot: np.ndarray, trans: np.ndarray, phen: list[dict[str, float]], model):
+    def __init__(self, rot: np.ndarray, trans: np.ndarray, phen: list[dict[str, float]], model,
+                 pose: np.ndarray):
         f32 = functools.partial(torch.tensor, dtype=torch.float32, device=model.device)
         self.rot = f32(rot).requires_grad_()  # [N,3] rotvec: body-local -> camera
         self.rot_start = M.rotvec_to_matrix(self.rot.detach().clone())  # [N,3,3] the initial orientation
         self.xy = f32(trans[:, :2] / trans[:, 2:]).requires_grad_()  # root x/z, y/z
         self.log_z = f32(np.log(trans[:, 2])).requires_grad_()
-        self.pose_mean = f32([PRIOR_MEAN.get(b, (0.0, 0.0, 0.0)) for b in POSE_PRIOR])  # [J,3]
-        self.pose = self.pose_mean.repeat(len(rot), 1, 1).requires_grad_()
+        self.pose_mean = _pose_vector(PRIOR_MEAN, f32)  # [J,3]
+        self.pose = f32(pose).requires_grad_()  # [N,J,3] fitted bones' rotation vectors
         self.shape = torch.zeros((len(rot), len(FREE_PHENOTYPES)), device=model.device).requires_grad_()
         self.fixed = M.phenotype_tensor(phen, model)
         self.log_z_target = self.log_z.detach().clone()
@@ -325,6 +345,16 @@ class State:
             with torch.no_grad():
                 self._rest = (phen.detach().clone(), *M.rest_state(model, phen.detach()))
         return self._rest[1], self._rest[2]
+
+    def select(self, rows: torch.Tensor) -> State:
+        """A new state holding the given persons (rows) of this one, as fresh leaf tensors."""
+        out = copy.copy(self)
+        for name in ("rot", "xy", "log_z", "pose", "shape"):
+            setattr(out, name, getattr(self, name).detach()[rows].clone().requires_grad_())
+        out.rot_start, out.fixed = self.rot_start[rows], self.fixed[rows].clone()
+        out.log_z_target = self.log_z_target[rows]
+        out._rest = None
+        return out
 
     def params(self) -> list[dict]:
         """Adam parameter groups."""
@@ -354,8 +384,15 @@ class State:
                     self.fixed[i, M.PHENOTYPES.index(k)] = v
 
 
-def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict]) -> State:
-    """Orientation from BlazePose 3D (or facing the camera), distance from the torso's (else the head's) size."""
+def _pose_vector(pose: dict[str, tuple[float, float, float]], f32) -> torch.Tensor:
+    """[J,3] rotation vectors of the fitted bones from a {bone: rotvec} dict (others at rest)."""
+    return f32([pose.get(b, (0.0, 0.0, 0.0)) for b in POSE_PRIOR])
+
+
+def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict],
+                   starts: tuple[dict, ...]) -> State:
+    """Orientation from BlazePose 3D (or facing the camera), distance from the torso's (else the
+    head's) size; one copy of every person per start pose, start after start."""
     with torch.no_grad():
         verts, rest = M.rest_state(model, M.phenotype_tensor(phen, model))
         lmap = _lmap(model)
@@ -392,7 +429,9 @@ def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict])
         ray = np.linalg.inv(K) @ np.r_[centre2d, 1.0]
         trans.append(ray * (z + centre_local[2]) - centre_local)
         rots.append(Rotation.from_matrix(rot).as_rotvec())
-    return State(np.array(rots), np.array(trans), phen, model)
+    k = len(starts)
+    poses = np.concatenate([np.tile(_pose_vector(p, np.array), (len(people), 1, 1)) for p in starts])
+    return State(np.tile(rots, (k, 1)), np.tile(trans, (k, 1)), phen * k, model, poses)
 
 
 # ----------------------------------------------------------------------------- model in camera
@@ -434,9 +473,10 @@ def _huber(e: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- optimisation
 def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tensor,
               iters: tuple[int, int], report, span: tuple[float, float],
-              depth_prior: bool = False, shape_steps: int = 0) -> None:
+              depth_prior: bool = False, shape_steps: int = 0) -> torch.Tensor:
     """Adam: `iters[0]` steps of placement only (torso keypoints), then the pose; the shape
-    phenotypes are free in the last `shape_steps` steps; silhouette terms after 30 pose steps."""
+    phenotypes are free in the last `shape_steps` steps; silhouette terms after 30 pose steps.
+    Returns the last step's loss per person."""
     lmap = _lmap(model)
     n_lm = len(lmap.vertex_ids)
     seg = torch.tensor([[index(a), index(b)] for a, b in DIRECTIONS])
@@ -475,6 +515,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
             report(span[0] + (span[1] - span[0]) * it / total, "fitting bodies")
     state.shape_free = False
     log.info("fit losses per person: %s", [round(float(x), 3) for x in loss.detach()])
+    return loss.detach()
 
 
 def _prior_targets(state: State, t: Targets) -> torch.Tensor:
