@@ -14,8 +14,8 @@ import numpy as np
 from plyfile import PlyData, PlyElement
 
 SH_C0 = 0.28209479177387814
-SH_DEGREE = 3  # of the reference layout
-SH_REST = (SH_DEGREE + 1) ** 2 - 1  # 15 higher-band coefficients per channel
+LAYOUT_SH_DEGREE = 3  # of the reference layout
+LAYOUT_SH_REST = (LAYOUT_SH_DEGREE + 1) ** 2 - 1  # 15 higher-band coefficients per channel
 
 
 def rgb_to_sh_dc(rgb: np.ndarray) -> np.ndarray:
@@ -44,16 +44,16 @@ def write_gaussians_ply(path: str | Path, means: np.ndarray, quats: np.ndarray, 
     n = len(means)
     quats = np.asarray(quats, dtype=np.float64)
     quats = quats / np.maximum(np.linalg.norm(quats, axis=1, keepdims=True), 1e-12)
-    rest = np.zeros((n, SH_REST, 3))
+    rest = np.zeros((n, LAYOUT_SH_REST, 3))
     if sh_rest is not None:
-        if sh_rest.shape[1] > SH_REST:
-            raise ValueError(f"SH above degree {SH_DEGREE} does not fit the 3DGS PLY layout")
+        if sh_rest.shape[1] > LAYOUT_SH_REST:
+            raise ValueError(f"SH above degree {LAYOUT_SH_DEGREE} does not fit the 3DGS PLY layout")
         rest[:, :sh_rest.shape[1]] = sh_rest
     names = ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"]
-    names += [f"f_rest_{i}" for i in range(3 * SH_REST)]
+    names += [f"f_rest_{i}" for i in range(3 * LAYOUT_SH_REST)]
     names += ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
     cols = [np.asarray(means, dtype=np.float64), np.zeros((n, 3)), rgb_to_sh_dc(colors),
-            np.transpose(rest, (0, 2, 1)).reshape(n, 3 * SH_REST)]
+            np.transpose(rest, (0, 2, 1)).reshape(n, 3 * LAYOUT_SH_REST)]
     cols += [_logit(opacities)[:, None], np.log(np.maximum(np.asarray(scales, dtype=np.float64), 1e-12)), quats]
     data = np.concatenate(cols, axis=1).astype(np.float32)
     vertex = np.empty(n, dtype=[(name, "<f4") for name in names])

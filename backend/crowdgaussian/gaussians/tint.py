@@ -22,8 +22,8 @@ import torch
 from crowdgaussian.ply import SH_C0
 from crowdgaussian.render.projection import spherical_harmonics
 
-SH_DEGREE = 2
-N_REST = (SH_DEGREE + 1) ** 2 - 1
+TINT_SH_DEGREE = 2
+N_REST = (TINT_SH_DEGREE + 1) ** 2 - 1
 
 
 class Colored(Protocol):
@@ -46,7 +46,7 @@ def _sh_least_squares() -> tuple[np.ndarray, np.ndarray]:
     phi = np.pi * (1 + 5 ** 0.5) * k
     dirs = np.stack([np.sqrt(1 - z * z) * np.cos(phi), np.sqrt(1 - z * z) * np.sin(phi), z], axis=1)
     d, eye = torch.from_numpy(dirs), torch.eye(N_REST + 1, dtype=torch.float64)
-    basis = np.stack([spherical_harmonics(SH_DEGREE, d, eye[j][None, :, None].expand(len(d), -1, 1))[:, 0].numpy()
+    basis = np.stack([spherical_harmonics(TINT_SH_DEGREE, d, eye[j][None, :, None].expand(len(d), -1, 1))[:, 0].numpy()
                       for j in range(N_REST + 1)], axis=1)  # [S, 9]: basis function j at sample s
     return dirs, np.linalg.pinv(basis)
 
@@ -72,4 +72,4 @@ def render_colors(sets: list[Colored]) -> tuple[np.ndarray, int | None]:
         dc = (np.asarray(s.colors, np.float64) - 0.5) / SH_C0
         higher = np.zeros((len(dc), N_REST, 3)) if r is None else np.asarray(r, np.float64)[:, :N_REST]
         coeffs.append(np.concatenate([dc[:, None, :], higher], axis=1))
-    return np.concatenate(coeffs).astype(np.float32), SH_DEGREE
+    return np.concatenate(coeffs).astype(np.float32), TINT_SH_DEGREE
