@@ -222,6 +222,21 @@ def test_a_face_next_to_a_found_persons_face_is_its_own_person():
     assert len(people) == 3 and len(matches) == 3
 
 
+@pytest.mark.parametrize("seed,n", [(1, 2), (2, 3)])
+def test_people_turned_away_are_found(seed, n):
+    """Synthetic crowds with everybody's back to the camera: no face to confirm them, so they are
+    taken as strong upright skeletons seen from behind (before: 1 of these 5 people found)."""
+    from crowdgaussian.eval.runner import match_people
+    from crowdgaussian.synth.crowd import make_crowd
+
+    scene = make_crowd(seed, n, sitting_probability=0.0, turn_deg=180.0)
+    people = find_people(scene.photo)
+    matches = match_people([p.mask for p in people], [p.mask for p in scene.people])
+    assert len(people) == n and len(matches) == n
+    for p in people:  # from behind, the person's left shoulder is on the image's left
+        assert p.keypoints[11, 0] < p.keypoints[12, 0]
+
+
 @pytest.mark.parametrize("turn,kept", [(0, True), (90, True), (-120, True), (180, False), (165, False)])
 def test_upside_down_skeletons_are_not_people(bus, turn, kept):
     """Real skeletons from bus.jpg turned in the image plane: lying (90 deg) and bent (120 deg)

@@ -23,6 +23,13 @@ FACE_CROPS = ((1.0, 5.0), (3.5, 9.0))  # (centre below the face, side) in face w
 NOSE, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 11, 12, 23, 24
 MAX_TILT = 150.0  # degrees from image up beyond which a torso counts as upside down
 CORE = np.array([0, 2, 5, 7, 8, 11, 12, 23, 24])  # head and torso points used to compare skeletons
+# A person turned away shows no face, so the face check cannot confirm them; a skeleton is
+# taken without a face only when it is upright, seen from behind and strongly supported.
+BACK_MIN_DETECTION = 0.8  # detector score (the graph's default threshold is 0.5)
+BACK_MIN_FLAG = 0.9  # landmark model's pose flag
+BACK_MIN_SUPPORT = 6  # agreeing crops, of the 12 verify_cluster tries
+BACK_MIN_WIDTH = 0.25  # shoulder width (left to right, image x) per torso length
+BACK_MAX_LEAN = 45.0  # degrees of the torso from image up
 
 
 @dataclass
@@ -159,6 +166,23 @@ def upright(points: np.ndarray) -> bool:
     another CPU), and handstands are outside what the body fit handles anyway."""
     torso = (points[L_SHOULDER] + points[R_SHOULDER]) / 2 - (points[L_HIP] + points[R_HIP]) / 2
     return bool(-torso[1] >= np.cos(np.radians(MAX_TILT)) * max(float(np.linalg.norm(torso)), 1e-6))
+
+
+def seen_from_behind(c: Candidate) -> bool:
+    """Whether a candidate is a person turned away from the camera, confirmed without a face.
+
+    From behind, a person's left shoulder and hip lie on the image's left (facing the camera,
+    on its right); BlazePose labels sides from the body, not the image, so the order tells.
+    Upright torso, clear width (not a profile, which shows a face) and strong evidence keep
+    out the hands and clutter that the face check exists to remove.
+    """
+    p = c.points
+    torso = (p[L_SHOULDER] + p[R_SHOULDER]) / 2 - (p[L_HIP] + p[R_HIP]) / 2
+    length = float(np.linalg.norm(torso))
+    lean = np.degrees(np.arccos(np.clip(-torso[1] / max(length, 1e-6), -1.0, 1.0)))
+    return bool(p[R_SHOULDER, 0] - p[L_SHOULDER, 0] > BACK_MIN_WIDTH * length and p[R_HIP, 0] > p[L_HIP, 0]
+                and lean < BACK_MAX_LEAN and c.detection_score >= BACK_MIN_DETECTION
+                and c.landmarks.flag >= BACK_MIN_FLAG and c.support >= BACK_MIN_SUPPORT)
 
 
 def same_person(a: np.ndarray, b: np.ndarray) -> bool:

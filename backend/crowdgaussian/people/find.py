@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Person, Photo
-from .candidates import NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person
+from .candidates import (NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person,
+                         seen_from_behind)
 from .faces import Face, faces_in_photo, find_face, fits, head_size, on_nose, same_face, second_look
 from .masks import assign_masks
 from .recover import explain_away, face_cut, recover, seed_sets
@@ -45,15 +46,16 @@ def find_people(photo: Photo, max_persons: int | None = None,
     confirmed = []
     for cand in detected_candidates(rgb):
         face = find_face(rgb, cand.points)
-        if face is None:
+        if face is None and not seen_from_behind(cand):
             log.debug("detection at %s dropped: no face on its nose", cand.points[0].round())
             continue
         confirmed.append((cand, face))
     found: list[_Found] = []
     # several clusters can describe one person (face seen from several tiles, or two skeletons on one
     # face): keep the best supported
-    for cand, face in sorted(confirmed, key=lambda cf: (-cf[0].support, -cf[1].score)):
-        if not any(same_person(cand.points, f.cand.points) or same_face(face, f.face) for f in found):
+    for cand, face in sorted(confirmed, key=lambda cf: (-cf[0].support, -(cf[1].score if cf[1] else 0.0))):
+        if not any(same_person(cand.points, f.cand.points) or (face is not None and same_face(face, f.face))
+                   for f in found):
             found.append(_Found(cand, face, cand.segmentation(shape), "detector"))
     report(0.4, "people seen by a face only")
     _add_face_seeded(rgb, found)

@@ -166,13 +166,15 @@ def _keypoints_2d(body: PosedBody, camera: types.Camera, visible: np.ndarray, de
 
 def make_crowd(seed: int, n_people: int, width: int = 512, height: int = 384, n_gaussians: int = 20000,
                background: str = "room", child_probability: float = 0.25, sitting_probability: float = 0.2,
-               fov_deg: float = 50.0) -> SynthScene:
-    """A deterministic ground-truth crowd photo of `n_people` dressed anny people (see module doc)."""
+               fov_deg: float = 50.0, turn_deg: float = 0.0) -> SynthScene:
+    """A deterministic ground-truth crowd photo of `n_people` dressed anny people (see module doc).
+
+    Each person faces the camera within ±35°, plus `turn_deg` (180: everybody turned away)."""
     rng = np.random.default_rng(seed)
     bodies, outfits, props = [], [], []
     for xy in _place_people(rng, n_people):
         posture = "sitting" if rng.random() < sitting_probability else "standing"
-        yaw = float(rng.uniform(-35, 35))
+        yaw = float(rng.uniform(-35, 35)) + turn_deg
         bodies.append(pose_body(random_phenotype(rng, child_probability), random_pose(rng, posture),
                                 yaw_deg=yaw, position_xy=xy, posture=posture))
         outfits.append(random_outfit(rng))
