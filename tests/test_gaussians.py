@@ -230,6 +230,27 @@ def test_back_of_head_continues_the_seen_sides_not_the_forehead(bald: bool) -> N
     assert np.percentile(np.linalg.norm(out[back] - truth[back], axis=1), 90) < 0.1
 
 
+def test_face_of_a_person_seen_from_behind_is_skin_not_hair() -> None:
+    """The photo sees the back of the head (hair) and the hands: the hidden face takes the hands'
+    skin colour; a fill from the seen head alone would spread the hair over it."""
+    from crowdgaussian.gaussians.complete import complete_colours
+
+    means, truth, _ = _head(bald=False)
+    seen = means[:, 1] > 0.02  # the back half of the head and the back of the neck
+    rng = np.random.default_rng(3)
+    hands = rng.normal(size=(400, 3)) * 0.03 + [0.3, 0.0, 0.9]
+    skin = np.array([0.80, 0.60, 0.50])
+    means = np.concatenate([means, hands])
+    truth = np.concatenate([truth, np.tile(skin, (len(hands), 1))])
+    seen = np.r_[seen, np.ones(len(hands), bool)]
+    regions = np.r_[np.full(len(means) - len(hands), parts.HEAD), np.full(len(hands), parts.HANDS)]
+    out = complete_colours(means, np.where(seen[:, None], truth, 0.0), seen, regions,
+                           np.full(len(means), -1), np.full(len(means), -1))
+    face = ~seen & (means[:, 1] < -0.06) & (means[:, 2] > 1.55) & (means[:, 2] < 1.68)
+    assert face.sum() > 200
+    assert np.percentile(np.linalg.norm(out[face] - skin, axis=1), 90) < 0.1
+
+
 def test_completion_has_no_holes_in_close_up_orbit(scene: dict, built: list[types.Gaussians]) -> None:
     """Orbit views of a mostly hidden person have no see-through holes."""
     body, g = scene["bodies"][1], built[1]

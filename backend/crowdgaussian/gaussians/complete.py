@@ -9,6 +9,8 @@ Order of evidence, all general (no per-photo tuning):
 2. the left/right mirror partner, if the photo sees it;
 3. the back of the head takes the colour of the seen part of the head nearest to it: the
    seen sides of its back half, else its highest seen part (hair, or skin when bald; not the face);
+   a face unseen behind a seen back of the head (a person turned away) takes the seen hands'
+   skin colour;
 4. a smooth harmonic fill over a k-nearest-neighbour surface graph, first over the trunk
    of the upper and lower garment alone when enough of it is seen (so a tank top's back
    continues the top, not the bare arms), then inside each whole fill region (upper
@@ -145,6 +147,13 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
         if hair is not None and fill_back.any():
             out[fill_back] = hair
             known |= fill_back
+        # a person seen from behind: the unseen face is skin, the seen hands' (a default skin
+        # would be a guess of skin tone), not the hair a fill from the back of the head spreads
+        hands = _median(out, known & (regions == parts.HANDS))
+        fill_face = face & ~known
+        if skin is None and hands is not None and (back & visible).sum() >= HAIR_MIN_SEEN and fill_face.any():
+            out[fill_face] = hands
+            known |= fill_face
 
     for r in (parts.UPPER, parts.LOWER):
         trunk = (regions == r) & (limbs < 0)
