@@ -11,15 +11,12 @@ Order of evidence, all general (no per-photo tuning):
    seen sides of its back half, else its highest seen part (hair, or skin when bald; not the face);
    a face unseen behind a seen back of the head (a person turned away) takes the seen hands'
    skin colour;
-4. on the trunk of the upper and lower garment, the median seen colour of the trunk at the
-   same height (a 1.5 cm band of the rest pose): horizontal stripes and hems go round the
-   back, while a tie, a zip or a logo, narrower than the seen width, loses the median;
-5. a smooth harmonic fill over a k-nearest-neighbour surface graph, first over the trunk
+4. a smooth harmonic fill over a k-nearest-neighbour surface graph, first over the trunk
    of the upper and lower garment alone when enough of it is seen (so a tank top's back
    continues the top, not the bare arms), then inside each whole fill region (upper
    garment + arms, lower garment, head, hands, feet), so hidden sleeves continue their arm
    or, if no arm is seen, the garment;
-6. a region with nothing visible falls back to a related region (hands -> face skin)
+5. a region with nothing visible falls back to a related region (hands -> face skin)
    or to a plain plausible default (dark trousers, dark shoes, neutral grey top).
 """
 from __future__ import annotations
@@ -33,8 +30,6 @@ from crowdgaussian.gaussians import parts
 
 TRUNK_MIN_SEEN = 30  # seen trunk Gaussians needed to complete a garment's trunk from itself alone
 THROUGH_RADIUS = 0.03  # m: how far across (x, z) a colour is looked for straight through a limb
-RING_HEIGHT = 0.015  # m: height of the trunk bands whose seen colour carries round the body
-RING_MIN_SEEN = 12  # seen trunk Gaussians a band needs to colour its hidden ones
 HAIR_MIN_SEEN = 20  # seen Gaussians on the back half of the head needed to take the hair colour from them
 # Plausible defaults for regions with no visible pixel at all (labelled as invented).
 _DEFAULTS = {
@@ -123,21 +118,6 @@ def _through_limbs(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray
     return done
 
 
-def _round_the_trunk(z: np.ndarray, colors: np.ndarray, known: np.ndarray, trunk: np.ndarray) -> np.ndarray:
-    """[N] bool, and `colors` set in place: hidden trunk Gaussians given the median colour of the
-    seen trunk Gaussians in their height band, where the band has at least RING_MIN_SEEN seen."""
-    done = np.zeros(len(colors), bool)
-    band = np.floor(z / RING_HEIGHT).astype(np.int64)
-    for b in np.unique(band[trunk & ~known]):
-        here = trunk & (band == b)
-        src = here & known
-        if src.sum() >= RING_MIN_SEEN:
-            dst = here & ~known
-            colors[dst] = np.median(colors[src], axis=0)
-            done |= dst
-    return done
-
-
 def _median(colors: np.ndarray, sel: np.ndarray, min_count: int = 5) -> np.ndarray | None:
     """Median colour of the selected rows, None if too few."""
     return np.median(colors[sel], axis=0) if sel.sum() >= min_count else None
@@ -177,7 +157,6 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
 
     for r in (parts.UPPER, parts.LOWER):
         trunk = (regions == r) & (limbs < 0)
-        known |= _round_the_trunk(means_rest[:, 2], out, known, trunk)
         if (trunk & known).sum() >= TRUNK_MIN_SEEN and (trunk & ~known).any():
             out[trunk] = _harmonic_fill(means_rest[trunk], out[trunk], known[trunk], _median(out, trunk & known))
             known |= trunk
