@@ -384,9 +384,10 @@ class State:
                     self.fixed[i, M.PHENOTYPES.index(k)] = v
 
 
-def _pose_vector(pose: dict[str, tuple[float, float, float]], f32) -> torch.Tensor:
-    """[J,3] rotation vectors of the fitted bones from a {bone: rotvec} dict (others at rest)."""
-    return f32([pose.get(b, (0.0, 0.0, 0.0)) for b in POSE_PRIOR])
+def _pose_vector(pose: dict[str, tuple[float, float, float]], make=np.array):
+    """[J,3] rotation vectors of the fitted bones from a {bone: rotvec} dict (others at rest),
+    made into an array by `make` (numpy by default, or a tensor factory)."""
+    return make([pose.get(b, (0.0, 0.0, 0.0)) for b in POSE_PRIOR])
 
 
 def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict],
@@ -430,7 +431,7 @@ def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict],
         trans.append(ray * (z + centre_local[2]) - centre_local)
         rots.append(Rotation.from_matrix(rot).as_rotvec())
     k = len(starts)
-    poses = np.concatenate([np.tile(_pose_vector(p, np.array), (len(people), 1, 1)) for p in starts])
+    poses = np.concatenate([np.tile(_pose_vector(p), (len(people), 1, 1)) for p in starts])
     return State(np.tile(rots, (k, 1)), np.tile(trans, (k, 1)), phen * k, model, poses)
 
 

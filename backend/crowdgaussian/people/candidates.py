@@ -151,11 +151,20 @@ def face_seeded(rgb: np.ndarray, face: Face) -> Candidate | None:
     return consensus(passed, face.score, face.centre)
 
 
+def _torso(points: np.ndarray) -> np.ndarray:
+    """The torso as a 2D vector, mid-hip to mid-shoulder (px)."""
+    return (points[L_SHOULDER] + points[R_SHOULDER]) / 2 - (points[L_HIP] + points[R_HIP]) / 2
+
+
+def _leans_at_most(points: np.ndarray, degrees: float) -> bool:
+    """Whether the torso points at most `degrees` away from image up."""
+    torso = _torso(points)
+    return bool(-torso[1] >= np.cos(np.radians(degrees)) * max(float(np.linalg.norm(torso)), 1e-6))
+
+
 def body_scale(points: np.ndarray) -> float:
     """Torso size in px: mid-shoulder to mid-hip, at least the shoulder width."""
-    shoulders = (points[L_SHOULDER] + points[R_SHOULDER]) / 2
-    hips = (points[L_HIP] + points[R_HIP]) / 2
-    return float(max(np.linalg.norm(shoulders - hips), np.linalg.norm(points[L_SHOULDER] - points[R_SHOULDER]), 1.0))
+    return float(max(np.linalg.norm(_torso(points)), np.linalg.norm(points[L_SHOULDER] - points[R_SHOULDER]), 1.0))
 
 
 def upright(points: np.ndarray) -> bool:
@@ -164,8 +173,7 @@ def upright(points: np.ndarray) -> bool:
     Standing, walking, sitting, bending and lying people pass; an inverted skeleton is the
     landmark model fitting a person upside down onto legs or clutter (seen on bus.jpg on
     another CPU), and handstands are outside what the body fit handles anyway."""
-    torso = (points[L_SHOULDER] + points[R_SHOULDER]) / 2 - (points[L_HIP] + points[R_HIP]) / 2
-    return bool(-torso[1] >= np.cos(np.radians(MAX_TILT)) * max(float(np.linalg.norm(torso)), 1e-6))
+    return _leans_at_most(points, MAX_TILT)
 
 
 def seen_from_behind(c: Candidate) -> bool:
@@ -177,11 +185,9 @@ def seen_from_behind(c: Candidate) -> bool:
     out the hands and clutter that the face check exists to remove.
     """
     p = c.points
-    torso = (p[L_SHOULDER] + p[R_SHOULDER]) / 2 - (p[L_HIP] + p[R_HIP]) / 2
-    length = float(np.linalg.norm(torso))
-    lean = np.degrees(np.arccos(np.clip(-torso[1] / max(length, 1e-6), -1.0, 1.0)))
+    length = float(np.linalg.norm(_torso(p)))
     return bool(p[R_SHOULDER, 0] - p[L_SHOULDER, 0] > BACK_MIN_WIDTH * length and p[R_HIP, 0] > p[L_HIP, 0]
-                and lean < BACK_MAX_LEAN and c.detection_score >= BACK_MIN_DETECTION
+                and _leans_at_most(p, BACK_MAX_LEAN) and c.detection_score >= BACK_MIN_DETECTION
                 and c.landmarks.flag >= BACK_MIN_FLAG and c.support >= BACK_MIN_SUPPORT)
 
 

@@ -106,9 +106,10 @@ def second_look(rgb: np.ndarray, face: Face) -> bool:
     return any(fits(Face(b, 1.0), face.centre, face.width) for b in boxes)
 
 
-def same_face(a: Face, b: Face | None) -> bool:
-    """Whether two face boxes are one face (centres within half the smaller width): one face, one person."""
-    return b is not None and bool(np.linalg.norm(a.centre - b.centre) < 0.5 * min(a.width, b.width))
+def same_face(a: Face | None, b: Face | None) -> bool:
+    """Whether two face boxes are one face (centres within half the smaller width): one face, one
+    person. No face (a person seen from behind, or recovered) is nobody's face."""
+    return a is not None and b is not None and bool(np.linalg.norm(a.centre - b.centre) < 0.5 * min(a.width, b.width))
 
 
 def faces_in_photo(rgb: np.ndarray) -> list[Face]:

@@ -53,9 +53,8 @@ def find_people(photo: Photo, max_persons: int | None = None,
     found: list[_Found] = []
     # several clusters can describe one person (face seen from several tiles, or two skeletons on one
     # face): keep the best supported
-    for cand, face in sorted(confirmed, key=lambda cf: (-cf[0].support, -(cf[1].score if cf[1] else 0.0))):
-        if not any(same_person(cand.points, f.cand.points) or (face is not None and same_face(face, f.face))
-                   for f in found):
+    for cand, face in sorted(confirmed, key=lambda cf: (-cf[0].support, -(cf[1].score if cf[1] is not None else 0.0))):
+        if not any(same_person(cand.points, f.cand.points) or same_face(face, f.face) for f in found):
             found.append(_Found(cand, face, cand.segmentation(shape), "detector"))
     report(0.4, "people seen by a face only")
     _add_face_seeded(rgb, found)
