@@ -1,7 +1,9 @@
 """The quality benchmark: synthetic crowds x occlusion ratios / downsampling x methods -> metric records.
 
 One scene per seed; per scene the inputs are the photo occluded to each target ratio
-(paper Table 2) and the unoccluded photo downsampled 2x / 4x (paper Fig. 8). Every input
+(paper Table 2) and the unoccluded photo downsampled 2x / 4x (paper Fig. 8), plus (not in
+the paper) the same crowd turned away from the camera, unoccluded, so that people seen
+from behind, whose whole front must be completed, are judged too. Every input
 runs the methods of `methods.py`; every true person is scored on the evaluation orbit
 (`protocol.py`). Seeds below REPORT_SEED_START are for tuning and never reported.
 """
@@ -38,6 +40,7 @@ class Config:
     n_people: list[int]  # people per scene, one entry per seed
     levels: tuple[float, ...] = (0.2, 0.4, 0.6)
     downsample: tuple[int, ...] = (2, 4)
+    turned: tuple[int, ...] = (180,)  # the crowd turned this many degrees (180: backs to the camera)
     people_mode: str = "oracle"  # "oracle" (true masks/keypoints) or "detect" (the real detector)
     size: int = 256  # orbit view size, pixels
     views: list[int] = field(default_factory=lambda: list(range(24)))
@@ -75,12 +78,19 @@ def _inputs(scene: SynthScene, cfg: Config, rng: np.random.Generator):
         yield f"down{factor}x", downsample_photo(scene.photo, factor), None, [0.0] * len(scene.people)
 
 
-def run_scene(scene: SynthScene, cfg: Config, lpips=None) -> tuple[list[dict], dict]:
-    """Metric records of one scene, and the images for the grid (input, truth, each method)."""
+def _as_is(scene: SynthScene, condition: str):
+    """The scene's own photo, unoccluded, as the single input `condition`."""
+    yield condition, scene.photo, None, [0.0] * len(scene.people)
+
+
+def run_scene(scene: SynthScene, cfg: Config, lpips=None, inputs=None) -> tuple[list[dict], dict]:
+    """Metric records of one scene, and the images for the grid (input, truth, each method).
+
+    `inputs` (condition, photo, occluder, ratios) default to the occlusion levels and downsampled photos."""
     truths = [truth_views(scene, p, cfg.size, cfg.views) for p in scene.people]
     records, grid = [], {}
     rng = np.random.default_rng(scene.seed + 7919)
-    for condition, photo, occluder, ratios in _inputs(scene, cfg, rng):
+    for condition, photo, occluder, ratios in inputs or _inputs(scene, cfg, rng):
         people = None
         if cfg.people_mode == "oracle":
             people = scale_people(scene.oracle_people(occluder), photo)
@@ -123,6 +133,9 @@ def run(cfg: Config) -> tuple[list[dict], list[dict], str]:
         rec, grid = run_scene(scene, cfg, lpips)
         records += rec
         grids.append(grid)
+        for turn in cfg.turned:
+            turned = make_crowd(seed, n, cfg.width, cfg.height, cfg.truth_gaussians, turn_deg=turn)
+            records += run_scene(turned, cfg, lpips, _as_is(turned, f"turn{turn}"))[0]
         log.info("scene seed %d (%d people) done in %.0f s", seed, n, time.perf_counter() - start)
     return records, grids, message
 
@@ -188,5 +201,11 @@ def summarize(records: list[dict], cfg: Config) -> dict:
         out[f"ssim_{factor}x"] = mean("ssim", f"down{factor}x")
     runs = {(r["seed"], r["condition"]): r["seconds"] / r["n_people"] for r in ours}
     out["seconds_per_person"] = _finite_mean(list(runs.values()))
-    out["detection_recall"] = _finite_mean([float(r["matched"]) for r in ours])
+    turned = [f"turn{t}" for t in cfg.turned]
+    out["detection_recall"] = _finite_mean([float(r["matched"]) for r in ours if r["condition"] not in turned])
+    for t in cfg.turned:
+        out[f"psnr_turn{t}"] = mean("psnr", f"turn{t}")
+        out[f"baseline_psnr_turn{t}"] = mean("psnr", f"turn{t}", "visible_only")
+        out[f"detection_recall_turn{t}"] = _finite_mean([float(r["matched"]) for r in ours
+                                                          if r["condition"] == f"turn{t}"])
     return out
