@@ -9,7 +9,7 @@ import numpy as np
 
 from ..types import Person, Photo
 from .candidates import (NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person,
-                         seen_from_behind)
+                         seen_from_behind, strong_facing_camera)
 from .faces import Face, faces_in_photo, find_face, fits, head_size, on_nose, same_face, second_look
 from .masks import assign_masks
 from .recover import explain_away, face_cut, recover, seed_sets
@@ -43,9 +43,11 @@ def find_people(photo: Photo, max_persons: int | None = None,
     rgb = photo.rgb
     shape = rgb.shape[:2]
     report(0.0, "detecting people")
-    confirmed = []
+    confirmed, faceless = [], []
     for cand in detected_candidates(rgb):
         face = find_face(rgb, cand.points)
+        if face is None and strong_facing_camera(cand):
+            faceless.append(cand)  # a last resort: taken below only if nothing else finds this person
         if face is None and not seen_from_behind(cand):
             log.debug("detection at %s dropped: no face on its nose", cand.points[0].round())
             continue
@@ -71,6 +73,9 @@ def find_people(photo: Photo, max_persons: int | None = None,
         if face is None and not (rec.touches_border() and face_cut(rec.cand.points, shape)):
             continue  # a faceless skeleton with its face in view is as likely a flower as a person
         found.append(_Found(rec.cand, face, rec.pixels.astype(np.float32), "recovery"))
+    for cand in sorted(faceless, key=lambda c: -c.support):
+        if not any(same_person(cand.points, f.cand.points) for f in found):
+            found.append(_Found(cand, None, cand.segmentation(shape), "detector"))
     found.sort(key=lambda f: -f.score)
     if max_persons is not None:
         found = found[:max_persons]
