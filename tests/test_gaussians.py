@@ -230,13 +230,20 @@ def test_back_of_head_continues_the_seen_sides_not_the_forehead(bald: bool) -> N
     assert np.percentile(np.linalg.norm(out[back] - truth[back], axis=1), 90) < 0.1
 
 
-def test_face_of_a_person_seen_from_behind_is_skin_not_hair() -> None:
+@pytest.mark.parametrize("seen_from_y", [0.02, -0.07])
+def test_face_of_a_person_seen_from_behind_is_skin_not_hair(seen_from_y: float) -> None:
     """The photo sees the back of the head (hair) and the hands: the hidden face takes the hands'
-    skin colour; a fill from the seen head alone would spread the hair over it."""
+    skin colour; a fill from the seen head alone would spread the hair over it. Seen from three
+    quarters behind (-0.07), the hair over the ears shows in the front half of the head too, and
+    the crown stays hair."""
     from crowdgaussian.gaussians.complete import complete_colours
 
     means, truth, _ = _head(bald=False)
-    seen = means[:, 1] > 0.02  # the back half of the head and the back of the neck
+    y, z = means[:, 1], means[:, 2]
+    over_ears = (np.arange(len(means)) < 3000) & (y > -0.07) & (z > 1.58)  # long hair down the sides
+    truth = np.where(over_ears[:, None], [0.12, 0.08, 0.06], truth)
+    seen = (y > seen_from_y) & ((y > 0.02) | (z > 1.55))  # the back of the neck, not its front
+    crown = ~seen & (z > 1.695)  # the front of the crown, above the face zone
     rng = np.random.default_rng(3)
     hands = rng.normal(size=(400, 3)) * 0.03 + [0.3, 0.0, 0.9]
     skin = np.array([0.80, 0.60, 0.50])
@@ -246,9 +253,11 @@ def test_face_of_a_person_seen_from_behind_is_skin_not_hair() -> None:
     regions = np.r_[np.full(len(means) - len(hands), parts.HEAD), np.full(len(hands), parts.HANDS)]
     out = complete_colours(means, np.where(seen[:, None], truth, 0.0), seen, regions,
                            np.full(len(means), -1), np.full(len(means), -1))
-    face = ~seen & (means[:, 1] < -0.06) & (means[:, 2] > 1.55) & (means[:, 2] < 1.68)
-    assert face.sum() > 200
+    face = ~seen & (means[:, 1] < -0.07) & (means[:, 2] > 1.55) & (means[:, 2] < 1.68)
+    assert face.sum() > 150
     assert np.percentile(np.linalg.norm(out[face] - skin, axis=1), 90) < 0.1
+    assert crown.sum() >= 10
+    assert np.median(np.linalg.norm(out[:len(crown)][crown] - [0.12, 0.08, 0.06], axis=1)) < 0.1
 
 
 def test_completion_has_no_holes_in_close_up_orbit(scene: dict, built: list[types.Gaussians]) -> None:

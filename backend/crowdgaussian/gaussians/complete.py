@@ -7,8 +7,9 @@ Order of evidence, all general (no per-photo tuning):
    height, so hems, stripes and cuffs carry round (not on the torso: ties, zips, open
    jackets and logos are front-only);
 2. the left/right mirror partner, if the photo sees it;
-3. the back of the head takes the colour of the seen part of the head nearest to it: the
-   seen sides of its back half, else its highest seen part (hair, or skin when bald; not the face);
+3. the back of the head and its crown take the colour of the seen part of the head nearest to
+   it: the seen sides of its back half, else its highest seen part (hair, or skin when bald;
+   not the face);
    a face unseen behind a seen back of the head (a person turned away) takes the seen hands'
    skin colour;
 4. a smooth harmonic fill over a k-nearest-neighbour surface graph, first over the trunk
@@ -30,6 +31,7 @@ from crowdgaussian.gaussians import parts
 
 TRUNK_MIN_SEEN = 30  # seen trunk Gaussians needed to complete a garment's trunk from itself alone
 THROUGH_RADIUS = 0.03  # m: how far across (x, z) a colour is looked for straight through a limb
+FACE_FRONT_PERCENT = 30  # the face proper: the front-most 30 % of the head (rest pose), its middle half across
 HAIR_MIN_SEEN = 20  # seen Gaussians on the back half of the head needed to take the hair colour from them
 # Plausible defaults for regions with no visible pixel at all (labelled as invented).
 _DEFAULTS = {
@@ -76,9 +78,10 @@ def _interior(points: np.ndarray, known: np.ndarray, regions: np.ndarray, k: int
 
 
 def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
-                n_top: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masks of the hair sample, the back of the head above the jaw, and the face (front,
-    below the top fifth).
+                n_top: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of the hair sample, the hair zone (the back of the head above the jaw, and the
+    crown: the top fifth in front), the face zone (front, below the top fifth) and the face
+    proper (its front-most part, where skin is sampled).
 
     The hair sample is the seen part of the back zone (the sides of the head) when the photo
     shows enough of it, else the highest seen head Gaussians: the highest seen ones are often
@@ -88,12 +91,16 @@ def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
     back, face = head.copy(), head.copy()
     back[head] = (y > np.median(y)) & (z > z_lo + 0.45 * (z_hi - z_lo))  # the body faces -Y
     face[head] = (y < np.median(y)) & (z < z_hi - 0.2 * (z_hi - z_lo))
+    crown = head & ~back & ~face & (means_rest[:, 2] > z_lo + 0.45 * (z_hi - z_lo))
+    proper = face.copy()  # the face itself, without the sides of the head (hair, ears)
+    x = np.abs(means_rest[head, 0] - np.median(means_rest[head, 0]))
+    proper[head] &= (y < np.percentile(y, FACE_FRONT_PERCENT)) & (x < 0.5 * np.percentile(x, 95))
     top = back & known
     if top.sum() < HAIR_MIN_SEEN:
         top = np.zeros_like(head)
         cand = np.flatnonzero(head & known)
         top[cand[np.argsort(-means_rest[cand, 2])[:n_top]]] = True
-    return top, back, face
+    return top, back | crown, face, proper
 
 
 def _through_limbs(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray, limbs: np.ndarray,
@@ -141,8 +148,8 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     head = regions == parts.HEAD
     skin = None
     if head.any():
-        top, back, face = _head_zones(means_rest, head, known)
-        hair, skin = _median(out, top), _median(out, face & known)
+        top, back, face, proper = _head_zones(means_rest, head, known)
+        hair, skin = _median(out, top), _median(out, proper & known)
         fill_back = back & ~known
         if hair is not None and fill_back.any():
             out[fill_back] = hair
