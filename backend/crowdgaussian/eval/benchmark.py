@@ -14,7 +14,7 @@ import logging
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -122,7 +122,8 @@ def run_scene(scene: SynthScene, cfg: Config, lpips=None, inputs=None) -> tuple[
 
 
 def run(cfg: Config) -> tuple[list[dict], list[dict], str]:
-    """All scenes of a config: (records, grids, LPIPS status message)."""
+    """All scenes of a config: (records, grids, LPIPS status message); a scene's grid holds its
+    turned-away crowd's grid under "turn<degrees>"."""
     available, message = lpips_status()
     lpips = Lpips(device=cfg.device) if available else None
     log.info(message)
@@ -135,7 +136,9 @@ def run(cfg: Config) -> tuple[list[dict], list[dict], str]:
         grids.append(grid)
         for turn in cfg.turned:
             turned = make_crowd(seed, n, cfg.width, cfg.height, cfg.truth_gaussians, turn_deg=turn)
-            records += run_scene(turned, cfg, lpips, _as_is(turned, f"turn{turn}"))[0]
+            rec, grid[f"turn{turn}"] = run_scene(turned, replace(cfg, grid_condition=f"turn{turn}"),
+                                                 lpips, _as_is(turned, f"turn{turn}"))
+            records += rec
         log.info("scene seed %d (%d people) done in %.0f s", seed, n, time.perf_counter() - start)
     return records, grids, message
 

@@ -103,6 +103,8 @@ def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict,
                              f"{_fmt(_mean(rows, 'ssim'))} | {_fmt(_mean(rows, 'lpips'))} | "
                              f"{_fmt(_mean(rows, 'psnr_fg'))} | {_fmt(_mean(rows, 'orbit_iou'))} | "
                              f"{sum(r['matched'] for r in rows)} of {len(rows)} |")
+        lines += [f"\n![grid: the first scene turned {t}°, input crop / truth / methods at front, side, back]"
+                  f"({prefix}_turn{t}_grid.png)" for t in cfg.turned]
     if scale:
         lines += ["", *scale_table(scale), "", f"![scale]({prefix}_scale.png)"]
     lines += ["", f"Detection / matching recall (ours): {_fmt(summary.get('detection_recall'), 3)}.", "",
