@@ -190,11 +190,7 @@ def seen_from_behind(c: Candidate) -> bool:
     Upright torso, clear width (not a profile, which shows a face) and strong evidence keep
     out the hands and clutter that the face check exists to remove.
     """
-    p = c.points
-    length = float(np.linalg.norm(_torso(p)))
-    return bool(p[R_SHOULDER, 0] - p[L_SHOULDER, 0] > BACK_MIN_WIDTH * length and p[R_HIP, 0] > p[L_HIP, 0]
-                and _leans_at_most(p, BACK_MAX_LEAN) and c.detection_score >= BACK_MIN_DETECTION
-                and c.landmarks.flag >= BACK_MIN_FLAG and c.support >= BACK_MIN_SUPPORT)
+    return _strong_upright(c, True, BACK_MIN_DETECTION, BACK_MIN_FLAG, BACK_MIN_SUPPORT)
 
 
 def strong_facing_camera(c: Candidate) -> bool:
@@ -203,11 +199,21 @@ def strong_facing_camera(c: Candidate) -> bool:
     Only an upright, wide (not a profile) skeleton that nearly every crop agrees on, with high
     detector and landmark scores: the face check stays the rule for everything weaker.
     """
+    return _strong_upright(c, False, FRONT_MIN_DETECTION, FRONT_MIN_FLAG, FRONT_MIN_SUPPORT)
+
+
+def _strong_upright(c: Candidate, from_behind: bool, min_detection: float, min_flag: float,
+                    min_support: int) -> bool:
+    """Upright (at most BACK_MAX_LEAN), shoulders wider than BACK_MIN_WIDTH torso lengths with
+    left and right in the image order of a body seen from behind (or from the front), and the
+    detector score, pose flag and agreeing crops at least the given ones."""
     p = c.points
+    side = 1.0 if from_behind else -1.0  # from behind, the right shoulder and hip lie on the image's right
     length = float(np.linalg.norm(_torso(p)))
-    return bool(p[L_SHOULDER, 0] - p[R_SHOULDER, 0] > BACK_MIN_WIDTH * length and p[L_HIP, 0] > p[R_HIP, 0]
-                and _leans_at_most(p, BACK_MAX_LEAN) and c.detection_score >= FRONT_MIN_DETECTION
-                and c.landmarks.flag >= FRONT_MIN_FLAG and c.support >= FRONT_MIN_SUPPORT)
+    return bool(side * (p[R_SHOULDER, 0] - p[L_SHOULDER, 0]) > BACK_MIN_WIDTH * length
+                and side * (p[R_HIP, 0] - p[L_HIP, 0]) > 0
+                and _leans_at_most(p, BACK_MAX_LEAN) and c.detection_score >= min_detection
+                and c.landmarks.flag >= min_flag and c.support >= min_support)
 
 
 def same_person(a: np.ndarray, b: np.ndarray) -> bool:
