@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 REQ = ROOT / "requirements"
 ULTRALYTICS = "ultralytics==8.4.190"  # ships assets/bus.jpg and zidane.jpg (files only, never imported)
+SKIMAGE = "scikit-image==0.26.0"  # ships real photos in skimage/data (files only, never imported)
 CACHE = ROOT / ".cache"
 
 
@@ -58,7 +59,8 @@ def ensure_env(test: bool, cuda: bool) -> Path:
         print(f"warning: Python {sys.version.split()[0]}; the pinned set (bpy==5.0.1) needs Python 3.11",
               file=sys.stderr)
     files = [REQ / "backend.txt", ROOT / "backend" / "pyproject.toml"] + ([REQ / "test.txt"] if test else [])
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files) + repr((test, cuda)).encode()).hexdigest()
+    pinned = repr((test, cuda, ULTRALYTICS, SKIMAGE)).encode()
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files) + pinned).hexdigest()
     stamp = VENV / ".crowdgaussian-installed"
     py = venv_python()
     if stamp.is_file() and stamp.read_text() == digest and py.exists():
@@ -70,7 +72,7 @@ def ensure_env(test: bool, cuda: bool) -> Path:
     run(pip + ["--no-deps", "-e", ROOT / "backend"])
     if test:
         run(pip + ["-r", REQ / "test.txt"])
-        run(pip + ["--no-deps", ULTRALYTICS])
+        run(pip + ["--no-deps", ULTRALYTICS, SKIMAGE])
     if cuda:
         # gsplat compiles its CUDA kernels on first use (needs the CUDA toolkit); torch==2.13.0
         # from PyPI on Linux is already a CUDA build on a GPU machine.

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 
-def asset(name: str) -> Path:
-    """A photo from the installed ultralytics package (files only; the package is never imported)."""
-    spec = importlib.util.find_spec("ultralytics")
+def asset(name: str, package: str = "ultralytics", folder: str = "assets") -> Path:
+    """A photo from an installed package's data folder (ultralytics' assets, scikit-image's data):
+    files only, the package is never imported."""
+    spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
-        pytest.skip("ultralytics (for its sample photos) is not installed: run `python3 build.py test`")
-    path = Path(spec.origin).parent / "assets" / name
+        pytest.skip(f"{package} (for its sample photos) is not installed: run `python3 build.py test`")
+    path = Path(spec.origin).parent / folder / name
     assert path.is_file(), path
     return path
 

@@ -1,27 +1,17 @@
 """find_people on real photos: who is found, where, and that masks/keypoints obey the contract."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 from sklearn.datasets import load_sample_image
+from support import asset
 
 from crowdgaussian.image_io import load_photo
 from crowdgaussian.people import draw_detections, find_people, ssd, tflite
 from crowdgaussian.people.candidates import upright
 from crowdgaussian.people.faces import Face, fits, head_size
 from crowdgaussian.types import Person, Photo
-
-
-def _asset(name: str) -> Path:
-    """A photo shipped in the installed ultralytics wheel (never committed here)."""
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or spec.origin is None:
-        pytest.skip("ultralytics assets not installed")
-    return Path(spec.origin).parent / "assets" / name
 
 
 def _sample(name: str) -> Photo:
@@ -56,13 +46,13 @@ def test_face_fit_is_scaled_by_the_face_box_and_the_larger_head_yardstick():
 
 @pytest.fixture(scope="module")
 def bus() -> tuple[Photo, list[Person]]:
-    photo = load_photo(_asset("bus.jpg"))
+    photo = load_photo(asset("bus.jpg"))
     return photo, find_people(photo)
 
 
 @pytest.fixture(scope="module")
 def zidane() -> tuple[Photo, list[Person]]:
-    photo = load_photo(_asset("zidane.jpg"))
+    photo = load_photo(asset("zidane.jpg"))
     return photo, find_people(photo)
 
 
@@ -127,6 +117,24 @@ def test_a_portrait_is_one_person():
 @pytest.mark.parametrize("name", ["china.jpg", "flower.jpg"])
 def test_photos_without_people_give_nobody(name):
     assert find_people(_sample(name)) == []
+
+
+@pytest.mark.parametrize("name", ["cell.png", "motorcycle_left.png", "chelsea.png", "coffee.png", "horse.png",
+                                  "rocket.jpg"])
+def test_more_photos_without_people_give_nobody(name):
+    """scikit-image's sample photos on which the pose models fire. Before: cell.png gave a person
+    (a head-down skeleton, torso 144 deg from up, confirmed by a face-like blob) and
+    motorcycle_left.png one (a lying skeleton whose face was the headlight, face score 0.61)."""
+    assert find_people(load_photo(asset(name, "skimage", "data"))) == []
+
+
+def test_a_face_like_patch_on_a_found_head_is_not_a_second_person():
+    """scikit-image's camera.png: the cameraman, face half behind his camera. A face-like patch at
+    the back of his head (a third of his face's width) seeded a tiny second person inside him."""
+    people = find_people(load_photo(asset("camera.png", "skimage", "data")))
+    assert len(people) == 1
+    (man,) = people
+    assert "face_box" in man.extra and np.linalg.norm(man.keypoints[0, :2] - (240, 165)) < 40
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (64, 64), (300, 500)])
@@ -201,7 +209,7 @@ def test_border_cut_person_is_found_on_either_side(bus):
 
 def test_small_people_are_found_by_the_tiles():
     """Composite (labelled as such): bus.jpg shrunk to 40 % on a 1280 px china.jpg, men ~170 px tall."""
-    bus = load_photo(_asset("bus.jpg")).rgb
+    bus = load_photo(asset("bus.jpg")).rgb
     canvas = cv2.resize(load_sample_image("china.jpg"), (1280, 854), interpolation=cv2.INTER_CUBIC)
     small = cv2.resize(bus, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
     y0, x0 = 854 - small.shape[0] - 20, 500
@@ -237,6 +245,40 @@ def test_people_turned_away_are_found(seed, n):
         assert p.keypoints[11, 0] < p.keypoints[12, 0]
 
 
+def test_a_seated_person_turned_away_is_found():
+    """Synthetic crowd (seed 7) turned away: the seated person's skeleton from behind is weaker
+    than a standing one's (detector 0.78, 8 of 12 crops); the rule asks detector 0.65 and 5 crops
+    (before: 0.8 and 6; on 32 real photos the best faceless skeleton seen from behind reaches 0.56)."""
+    from crowdgaussian.eval.runner import match_people
+    from crowdgaussian.synth.crowd import make_crowd
+
+    scene = make_crowd(7, 4, turn_deg=180.0)
+    people = find_people(scene.photo)
+    matches = match_people([p.mask for p in people], [p.mask for p in scene.people])
+    assert scene.people[3].body.posture == "sitting" and 3 in matches
+
+
+def test_a_person_whose_head_an_object_hides_is_found_beside_others():
+    """Synthetic crowd (seed 4) with a board painted over one person's head: no face confirms
+    them and their skeleton (detector 0.71, 6 of 12 crops) is short of what a faceless skeleton
+    needs alone, but beside a confirmed person of like size it is taken (before: missed)."""
+    from crowdgaussian.eval.runner import match_people
+    from crowdgaussian.synth.crowd import make_crowd
+
+    scene = make_crowd(4, 3)
+    head = scene.people[1].keypoints[:11, :2]
+    x0, y0 = np.maximum(head.mean(0) - np.ptp(head, axis=0).max(), 0).astype(int)
+    x1, y1 = (head.mean(0) + np.ptp(head, axis=0).max()).astype(int)
+    rgb = scene.photo.rgb.copy()
+    board = np.zeros(rgb.shape[:2], bool)
+    board[y0:y1, x0:x1] = True
+    rgb[board] = (200, 60, 40)
+    people = find_people(Photo(rgb=rgb, full_width=rgb.shape[1], full_height=rgb.shape[0], scale=1.0, path="board"))
+    matches = match_people([p.mask for p in people], [p.mask & ~board for p in scene.people])
+    assert 1 in matches
+    assert "face_box" not in people[matches[1][0]].extra
+
+
 def test_people_whose_faces_the_face_models_miss_are_found():
     """A synthetic crowd whose blurry splat faces neither face model confirms: the two people
     with strong upright skeletons facing the camera are taken without a face (before: nobody);
@@ -254,11 +296,13 @@ def test_people_whose_faces_the_face_models_miss_are_found():
         assert find_face(scene.photo.rgb, p.keypoints[:, :2]) is None
 
 
-@pytest.mark.parametrize("turn,kept", [(0, True), (90, True), (-120, True), (180, False), (165, False)])
+@pytest.mark.parametrize("turn,kept", [(0, True), (90, True), (-120, True), (145, False), (180, False),
+                                       (165, False)])
 def test_upside_down_skeletons_are_not_people(bus, turn, kept):
     """Real skeletons from bus.jpg turned in the image plane: lying (90 deg) and bent (120 deg)
-    people stay, inverted ones go (on another CPU the landmark model once fitted an inverted
-    person onto a man's legs, and the face check passed it)."""
+    people stay, head-down ones (beyond 135 deg) go: on another CPU the landmark model once fitted
+    an inverted person onto a man's legs, and the face check passed it; on scikit-image's cell.png
+    a skeleton at 144 deg found a face-like blob."""
     photo, people = bus
     a = np.radians(turn)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])

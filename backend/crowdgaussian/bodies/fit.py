@@ -142,8 +142,11 @@ class Targets:
     def tiled(self, k: int) -> Targets:
         """The same targets repeated k times along the person axis (one copy per fit start)."""
         def rep(x):
-            return x[:1].expand(k * x.shape[0], *x.shape[1:]) if x is self.outside else (
-                np.tile(x, k) if isinstance(x, np.ndarray) else x.repeat(k, *[1] * (x.dim() - 1)))
+            if x is self.outside:  # one map shared by everybody: a view, not k copies
+                return x[:1].expand(k * x.shape[0], *x.shape[1:])
+            if isinstance(x, np.ndarray):
+                return np.tile(x, k)
+            return x.repeat(k, *[1] * (x.dim() - 1))
         return Targets(**{f.name: rep(getattr(self, f.name)) for f in dataclasses.fields(self)})
 
 

@@ -88,10 +88,12 @@ def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
     forehead, the sides carry hair round the back (or a bald head's skin)."""
     z, y = means_rest[head, 2], means_rest[head, 1]
     z_lo, z_hi = np.percentile(z, 5), z.max()
-    back, face = head.copy(), head.copy()
-    back[head] = (y > np.median(y)) & (z > z_lo + 0.45 * (z_hi - z_lo))  # the body faces -Y
-    face[head] = (y < np.median(y)) & (z < z_hi - 0.2 * (z_hi - z_lo))
-    crown = head & ~back & ~face & (means_rest[:, 2] > z_lo + 0.45 * (z_hi - z_lo))
+    front = y <= np.median(y)  # the body faces -Y
+    top_fifth = z >= z_hi - 0.2 * (z_hi - z_lo)
+    back, face, crown = head.copy(), head.copy(), head.copy()
+    back[head] = ~front & (z > z_lo + 0.45 * (z_hi - z_lo))  # above the jaw
+    face[head] = front & ~top_fifth
+    crown[head] = front & top_fifth
     proper = face.copy()  # the face itself, without the sides of the head (hair, ears)
     x = np.abs(means_rest[head, 0] - np.median(means_rest[head, 0]))
     proper[head] &= (y < np.percentile(y, FACE_FRONT_PERCENT)) & (x < 0.5 * np.percentile(x, 95))

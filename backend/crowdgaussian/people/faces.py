@@ -21,6 +21,8 @@ from .geometry import Roi, crop, square_tiles, to_photo
 MIN_FACE_SCORE = 0.6  # at 0.5 a flower and a pagoda roof passed; real faces scored >= 0.7
 MAX_OFFSET = 0.5  # the nose lies within this x face width of the face centre (the box's inscribed circle)
 FACE_WIDTH = (0.5, 1.6)  # plausible face width in head sizes
+HEAD_PATCH = 0.5  # a face under this x a found face's width, on that face's head, is part of it
+HEAD_MARGIN = 0.25  # the head (ears, hair) reaches this x face width beyond the face box
 NOSE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER = 0, 7, 8, 11, 12
 
 
@@ -110,6 +112,14 @@ def same_face(a: Face | None, b: Face | None) -> bool:
     """Whether two face boxes are one face (centres within half the smaller width): one face, one
     person. No face (a person seen from behind, or recovered) is nobody's face."""
     return a is not None and b is not None and bool(np.linalg.norm(a.centre - b.centre) < 0.5 * min(a.width, b.width))
+
+
+def within_head(small: Face, face: Face | None) -> bool:
+    """Whether `small` is a face-like patch of `face`'s own head (an ear, an eye, hair), not another
+    person: under half its width and centred within a quarter face width of its box. A face that
+    small is further away, so behind that head, which would hide it."""
+    return face is not None and small.width < HEAD_PATCH * face.width and bool(
+        np.all(np.abs(small.centre - face.centre) <= (0.5 + HEAD_MARGIN) * face.width))
 
 
 def faces_in_photo(rgb: np.ndarray) -> list[Face]:

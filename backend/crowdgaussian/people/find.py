@@ -8,15 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Person, Photo
-from .candidates import (NOSE, Candidate, body_scale, detected_candidates, face_seeded, same_person,
-                         seen_from_behind, strong_facing_camera)
-from .faces import Face, faces_in_photo, find_face, fits, head_size, on_nose, same_face, second_look
+from .candidates import (BACK_MAX_LEAN, NOSE, Candidate, body_scale, detected_candidates, face_seeded,
+                         facing_camera, in_company, leans_at_most, same_person, seen_from_behind,
+                         strong_facing_camera)
+from .faces import Face, faces_in_photo, find_face, fits, head_size, on_nose, same_face, second_look, within_head
 from .masks import assign_masks
 from .recover import explain_away, face_cut, recover, seed_sets
 
 log = logging.getLogger(__name__)
 
 CORE_BODY = np.array([0, 11, 12, 23, 24, 25, 26, 27, 28])  # nose, shoulders, hips, knees, ankles
+LEANING_MIN_FACE = 0.7  # face score that confirms a skeleton leaning beyond BACK_MAX_LEAN (upright: MIN_FACE_SCORE)
 OUTSIDE = 0.02  # a core point this far (share of the long side) outside the photo means "cut"
 
 
@@ -45,8 +47,8 @@ def find_people(photo: Photo, max_persons: int | None = None,
     report(0.0, "detecting people")
     confirmed, faceless = [], []
     for cand in detected_candidates(rgb):
-        face = find_face(rgb, cand.points)
-        if face is None and strong_facing_camera(cand):
+        face = _confirming_face(rgb, cand.points)
+        if face is None and facing_camera(cand):
             faceless.append(cand)  # a last resort: taken below only if nothing else finds this person
         if face is None and not seen_from_behind(cand):
             log.debug("detection at %s dropped: no face on its nose", cand.points[0].round())
@@ -69,12 +71,14 @@ def find_people(photo: Photo, max_persons: int | None = None,
         rec = recover(blanked, owned, rois)
         if rec is None or any(same_person(rec.cand.points, f.cand.points) for f in found):
             continue
-        face = find_face(rgb, rec.cand.points)
+        face = _confirming_face(rgb, rec.cand.points)
         if face is None and not (rec.touches_border() and face_cut(rec.cand.points, shape)):
             continue  # a faceless skeleton with its face in view is as likely a flower as a person
         found.append(_Found(rec.cand, face, rec.pixels.astype(np.float32), "recovery"))
+    company = [f.cand.points for f in found]  # people confirmed by a face, a back or the frame
     for cand in sorted(faceless, key=lambda c: -c.support):
-        if not any(same_person(cand.points, f.cand.points) for f in found):
+        if (not any(same_person(cand.points, f.cand.points) for f in found)
+                and (strong_facing_camera(cand) or in_company(cand, company))):
             found.append(_Found(cand, None, cand.segmentation(shape), "detector"))
     found.sort(key=lambda f: -f.score)
     if max_persons is not None:
@@ -86,6 +90,16 @@ def find_people(photo: Photo, max_persons: int | None = None,
         p.id = i
     report(1.0, f"{len(people)} people")
     return people
+
+
+def _confirming_face(rgb: np.ndarray, points: np.ndarray) -> Face | None:
+    """The face on a skeleton's nose that confirms it as a person. A leaning skeleton (lying, bent
+    over: rarer in photos than upright people) needs a clearer face, since face-like patterns
+    score near the threshold (a motorcycle's headlight on a lying 'skeleton': 0.61)."""
+    face = find_face(rgb, points)
+    if face is not None and face.score < LEANING_MIN_FACE and not leans_at_most(points, BACK_MAX_LEAN):
+        return None
+    return face
 
 
 def _add_face_seeded(rgb: np.ndarray, found: list[_Found]) -> None:
@@ -100,8 +114,9 @@ def _add_face_seeded(rgb: np.ndarray, found: list[_Found]) -> None:
 
 
 def _owns(f: _Found, face: Face) -> bool:
-    """Whether `face` is `f`'s own (confirmed, or around its nose): in crowds the next face is a face width away."""
-    return same_face(face, f.face) or on_nose(face, f.cand.points[NOSE])
+    """Whether `face` is `f`'s own (confirmed, around its nose, or a small face-like patch of its
+    head): in crowds the next face is a face width away."""
+    return same_face(face, f.face) or on_nose(face, f.cand.points[NOSE]) or within_head(face, f.face)
 
 
 def _masks(found: list[_Found]) -> list[np.ndarray]:
