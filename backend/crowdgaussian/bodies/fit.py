@@ -387,7 +387,7 @@ class State:
                     self.fixed[i, M.PHENOTYPES.index(k)] = v
 
 
-def _pose_vector(pose: dict[str, tuple[float, float, float]], make=np.array):
+def _pose_vector(pose: dict[str, tuple[float, float, float]], make: Callable[[list], object] = np.array):
     """[J,3] rotation vectors of the fitted bones from a {bone: rotvec} dict (others at rest),
     made into an array by `make` (numpy by default, or a tensor factory)."""
     return make([pose.get(b, (0.0, 0.0, 0.0)) for b in POSE_PRIOR])

@@ -34,15 +34,13 @@ BACK_MIN_SUPPORT = 5  # agreeing crops, of the 12 verify_cluster tries
 BACK_MIN_WIDTH = 0.25  # shoulder width (left to right, image x) per torso length
 BACK_MAX_LEAN = 45.0  # degrees of the torso from image up
 # A person facing the camera whose face the face models miss (a mask, a hand, blur, a face too
-# small or too flat) needs a stronger skeleton still: on the real photos at hand no faceless
-# candidate reaches detector 0.8 with pose flag 0.9 (the best: 0.78 with 0.76, on china.jpg).
+# small or too flat) needs a stronger skeleton still when alone: on the 32 real photos faceless
+# skeletons facing the camera reach detector 0.66 with flag 0.98 (a motorcycle) or 9 crops (the moon).
 FRONT_MIN_DETECTION = 0.9
 FRONT_MIN_FLAG = 0.95
 FRONT_MIN_SUPPORT = 10
 # Beside people already confirmed, less will do: in a crowd an object or another person often
-# hides a face, and a faceless skeleton the size of the others is likely one more person. Alone
-# it is not enough: on people-free photos faceless skeletons facing the camera reach detector
-# 0.66 with flag 0.98 (a motorcycle), or 9 agreeing crops (the moon).
+# hides a face, and a faceless skeleton the size of the others is likely one more person.
 CROWD_MIN_DETECTION = 0.5
 CROWD_MIN_FLAG = 0.9
 CROWD_MIN_SUPPORT = 6
