@@ -26,6 +26,7 @@ VENV = ROOT / ".venv"
 REQ = ROOT / "requirements"
 ULTRALYTICS = "ultralytics==8.4.190"  # ships assets/bus.jpg and zidane.jpg (files only, never imported)
 SKIMAGE = "scikit-image==0.26.0"  # ships real photos in skimage/data (files only, never imported)
+INSIGHTFACE = "insightface==2.1"  # ships a group of six behind a table, data/images/t1.jpg (files only)
 CACHE = ROOT / ".cache"
 
 
@@ -59,7 +60,7 @@ def ensure_env(test: bool, cuda: bool) -> Path:
         print(f"warning: Python {sys.version.split()[0]}; the pinned set (bpy==5.0.1) needs Python 3.11",
               file=sys.stderr)
     files = [REQ / "backend.txt", ROOT / "backend" / "pyproject.toml"] + ([REQ / "test.txt"] if test else [])
-    pinned = repr((test, cuda, ULTRALYTICS, SKIMAGE)).encode()
+    pinned = repr((test, cuda, ULTRALYTICS, SKIMAGE, INSIGHTFACE)).encode()
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in files) + pinned).hexdigest()
     stamp = VENV / ".crowdgaussian-installed"
     py = venv_python()
@@ -72,7 +73,7 @@ def ensure_env(test: bool, cuda: bool) -> Path:
     run(pip + ["--no-deps", "-e", ROOT / "backend"])
     if test:
         run(pip + ["-r", REQ / "test.txt"])
-        run(pip + ["--no-deps", ULTRALYTICS, SKIMAGE])
+        run(pip + ["--no-deps", ULTRALYTICS, SKIMAGE, INSIGHTFACE])
     if cuda:
         # gsplat compiles its CUDA kernels on first use (needs the CUDA toolkit); torch==2.13.0
         # from PyPI on Linux is already a CUDA build on a GPU machine.

@@ -89,6 +89,25 @@ def test_bus_finds_the_headless_person_cut_by_the_left_border(bus):
     _find(bus[1], (0, 60))
 
 
+# insightface's t1.jpg (1280 x 886): six people round a card table, by eye, left to right: a face
+# box inside each face. The two at the back lean in over the others' shoulders.
+CARD_TABLE_FACES = {"long fair hair": (80, 310, 150, 385), "dark hair, behind": (280, 185, 350, 260),
+                    "grey shirt": (475, 300, 570, 400), "red shirt": (755, 375, 845, 465),
+                    "standing, behind": (920, 90, 1020, 190), "blonde, in front of him": (1145, 310, 1220, 390)}
+
+
+def test_a_group_round_a_table_is_six_people_each_with_their_own_face():
+    """Before: a seventh 'person' whose skeleton had one eye on each of two heads (taken as a
+    faceless crowd member), and the standing man's mask took the face of the woman in front of
+    him, because his torso polygon (hips invented behind her) covered it."""
+    photo = load_photo(asset("t1.jpg", "insightface", "data/images"))
+    people = find_people(photo)
+    assert len(people) == len(CARD_TABLE_FACES), [p.bbox.round() for p in people]
+    for person, (name, (x0, y0, x1, y1)) in zip(people, CARD_TABLE_FACES.items()):
+        assert person.mask[y0:y1, x0:x1].mean() >= 0.75, name
+        assert x0 <= person.keypoints[0, 0] <= x1 and y0 <= person.keypoints[0, 1] <= y1, name  # the nose
+
+
 def test_zidane_both_men(zidane):
     photo, people = zidane
     assert len(people) == 2
