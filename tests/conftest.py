@@ -1,4 +1,4 @@
-"""Shared fixtures: the real photos shipped in the ultralytics wheel, and one real bundle per session."""
+"""Shared fixtures: real photos from installed wheels, and one real bundle per photo per session."""
 from __future__ import annotations
 
 import json
@@ -45,3 +45,9 @@ def bus_bundle(tmp_path_factory, bus_photo) -> Path:
 def zidane_bundle(tmp_path_factory, zidane_photo) -> Path:
     """zidane.jpg reconstructed once per test session."""
     return _reconstruct(tmp_path_factory, zidane_photo)
+
+
+@pytest.fixture(scope="session")
+def table_bundle(tmp_path_factory) -> Path:
+    """insightface's t1.jpg (six people round a card table) reconstructed once per test session."""
+    return _reconstruct(tmp_path_factory, asset("t1.jpg", "insightface", "data/images"))

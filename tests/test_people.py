@@ -99,13 +99,20 @@ CARD_TABLE_FACES = {"long fair hair": (80, 310, 150, 385), "dark hair, behind": 
 def test_a_group_round_a_table_is_six_people_each_with_their_own_face():
     """Before: a seventh 'person' whose skeleton had one eye on each of two heads (taken as a
     faceless crowd member), and the standing man's mask took the face of the woman in front of
-    him, because his torso polygon (hips invented behind her) covered it."""
+    him, because his torso polygon (hips invented behind her) covered it; and the woman found
+    by her face alone had a skeleton squeezed between her face and the man in front (torso 0.9
+    face widths long)."""
     photo = load_photo(asset("t1.jpg", "insightface", "data/images"))
     people = find_people(photo)
     assert len(people) == len(CARD_TABLE_FACES), [p.bbox.round() for p in people]
     for person, (name, (x0, y0, x1, y1)) in zip(people, CARD_TABLE_FACES.items()):
         assert person.mask[y0:y1, x0:x1].mean() >= 0.75, name
         assert x0 <= person.keypoints[0, 0] <= x1 and y0 <= person.keypoints[0, 1] <= y1, name  # the nose
+    behind = people[1]
+    k = behind.keypoints[:, :2]
+    torso = np.linalg.norm((k[11] + k[12]) / 2 - (k[23] + k[24]) / 2)
+    face = behind.extra["face_box"]
+    assert torso >= 1.4 * (face[2] - face[0])  # adults: about 2-3 face widths
 
 
 def test_zidane_both_men(zidane):
