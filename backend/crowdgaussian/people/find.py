@@ -132,7 +132,7 @@ def _masks(found: list[_Found]) -> list[np.ndarray]:
     """Disjoint masks of the confirmed people."""
     return assign_masks([f.support for f in found], [f.cand.points for f in found],
                         [f.cand.visibility for f in found], [body_scale(f.cand.points) for f in found],
-                      [f.face.box if f.face is not None else None for f in found])
+                        [f.face.box if f.face is not None else None for f in found])
 
 
 def _person(f: _Found, mask: np.ndarray, shape: tuple[int, int]) -> Person:

@@ -33,7 +33,7 @@ def skeleton_distance(points: np.ndarray, visibility: np.ndarray, shape: tuple[i
     seen = visibility[:33] >= VISIBLE
     if not whole_torso:
         seen[HIPS_DOWN] = False
-    if whole_torso and all(seen[list(TORSO)]):
+    if all(seen[list(TORSO)]):
         cv2.fillPoly(canvas, [pts[list(TORSO)]], 0)
     if face is not None:
         cv2.rectangle(canvas, tuple(np.round(face[:2]).astype(int)), tuple(np.round(face[2:]).astype(int)), 0, -1)
