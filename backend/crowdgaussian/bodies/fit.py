@@ -4,9 +4,8 @@ Per person the unknowns are the global rotation and root position (camera frame)
 the main bones (rotation vectors in body-local rest axes, as in make_body) and the free shape
 phenotypes (weight, muscle, proportions). All persons are optimised together in one batch
 with Adam on:
-- 2D keypoints (Huber, in units of 10% of the person's size) of the visible landmarks on or
-  near the person's own mask, and at half weight of those hidden only by the person's own
-  body (they lie on its own mask);
+- 2D keypoints (Huber, in units of 10% of the person's size) of the visible landmarks, and
+  at half weight of those hidden only by the person's own body (they lie on its own mask);
 - BlazePose's 3D landmarks: directions of the limbs and torso (they resolve depth ambiguity),
   turned from the landmark crop's view to the camera's (the crop looks along the person's ray);
 - silhouette: projected body points outside the allowed area (own mask, other people's masks
@@ -264,15 +263,13 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         sigma.append(max(0.1 * max(x1 - x0, y1 - y0), 5.0))
         inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
         px = np.clip(xy.astype(int), 0, [w - 1, h - 1])
+        # a landmark far from every person mask is invented (e.g. legs behind a table)
+        on_people = off_people[px[:, 1], px[:, 0]] <= sigma[-1]
         off_own = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 3)[px[:, 1], px[:, 0]]
-        # a landmark far from the person's own mask is not seen, whatever the model says: invented
-        # (legs behind a table) or hidden by whoever owns those pixels (a man's knees behind the
-        # woman seated in front of him)
-        on_own = off_own <= sigma[-1]
         # unseen but on the person's own mask: hidden by their own body (a seated person's hips
         # behind the thighs), so the visible body fixes where it is; a foreign occluder does not
         self_hidden = (vis <= VISIBLE) & inside & (off_own <= 0)
-        seen = np.where((vis > VISIBLE) & inside & on_own, vis, np.where(self_hidden, SELF_HIDDEN, 0.0))
+        seen = np.where((vis > VISIBLE) & inside & on_people, vis, np.where(self_hidden, SELF_HIDDEN, 0.0))
         weight = seen * lmap.weight.numpy()
         kp.append(xy)
         kp_w.append(weight)
