@@ -145,7 +145,8 @@ ZIDANE_ARM_MISSED = ("known: the landmark model puts Zidane's pointing arm on An
 
 
 TABLE_LEGS = ("known: on t1.jpg the legs of the man in grey, hidden under the table, are fitted spread wide, "
-              "and one renders nearer than the woman on his left whose lower body the photo shows there")
+              "and one renders nearer than the woman on his left whose lower body the photo shows there "
+              "(a patch at the hand of the man on his right is also out of order)")
 
 
 def test_depth_order_is_consistent_with_occlusions(photo_view, request):
