@@ -109,13 +109,13 @@ def _add_face_seeded(rgb: np.ndarray, found: list[_Found]) -> None:
     one crop); the crops are also tried on the photo with the people found so far explained away
     (4 crops agree there, torso 2 face widths), and the answer more crops agree on is kept (the
     found people's masks may also have taken some of this person, so that is no rule)."""
-    blanked = None
+    images: list[np.ndarray] | None = None  # the photo, and without the people found before the first such face
     for face in faces_in_photo(rgb):
         if any(_owns(f, face) for f in found) or not second_look(rgb, face):
             continue  # a found person's face, or the full-range model alone (fists and patterns fool it)
-        if blanked is None:
-            blanked = explain_away(rgb, np.any(_masks(found), axis=0)) if found else rgb
-        answers = [c for c in (face_seeded(rgb, face), face_seeded(blanked, face)) if c is not None]
+        if images is None:
+            images = [rgb, explain_away(rgb, np.any(_masks(found), axis=0))] if found else [rgb]
+        answers = [c for c in (face_seeded(image, face) for image in images) if c is not None]
         cand = max(answers, key=lambda c: c.support) if answers else None
         if (cand is not None and fits(face, cand.points[NOSE], head_size(cand.points))
                 and not any(same_person(cand.points, f.cand.points) for f in found)):
