@@ -199,6 +199,26 @@ def test_ancelotti_keeps_his_face_and_torso(zidane_bundle):
         assert ancelotti[y0:y1, x0:x1].mean() >= 0.9, name
 
 
+def _posed_joint(rig: dict, bone: str) -> np.ndarray:
+    """World position of a bone's head in the photo pose, from a bundle's rig.json alone."""
+    k = [b["name"] for b in rig["bones"]].index(bone)
+    return (np.asarray(rig["rest_to_world"][k]) @ np.append(rig["bones"][k]["head"], 1.0))[:3]
+
+
+def test_table_world_is_level_and_hidden_shins_hang_plumb(table_bundle):
+    """t1.jpg: the card table hides everybody's legs, and most lean over it. Their tilted pelvises
+    once set the world's up (tilted 33 degrees from the camera's level: orbit views looked down on
+    them, the floor was a slope) and carried their legs along (shins up to 40 degrees off plumb)."""
+    manifest = validate_bundle(table_bundle)
+    up_in_camera = np.asarray(manifest["camera"]["world_to_camera"])[:3, 2]
+    assert np.degrees(np.arccos(-up_in_camera[1])) < 20.0, "the camera is about level"
+    for person in manifest["persons"]:
+        rig = json.loads((table_bundle / person["files"]["rig"]).read_text())
+        for side in "LR":
+            shin = _posed_joint(rig, f"foot.{side}") - _posed_joint(rig, f"lowerleg01.{side}")
+            assert np.degrees(np.arccos(-shin[2] / np.linalg.norm(shin))) < 20.0, (person["id"], side)
+
+
 def test_validation_rejects_paths_outside_and_bad_versions(bus_bundle, tmp_path):
     copy = tmp_path / "b"
     shutil.copytree(bus_bundle, copy)

@@ -4,8 +4,10 @@ Per person the unknowns are the global rotation and root position (camera frame)
 the main bones (rotation vectors in body-local rest axes, as in make_body) and the free shape
 phenotypes (weight, muscle, proportions). All persons are optimised together in one batch
 with Adam on:
-- 2D keypoints (Huber, in units of 10% of the person's size) of the visible landmarks, and
-  at half weight of those hidden only by the person's own body (they lie on its own mask);
+- 2D keypoints (Huber, in units of 10% of the person's size) of the visible landmarks, weighted
+  by how far BlazePose's visibility can be trusted for that landmark (TRUST_RAMP: knees only near
+  0.9, leg landmarks only on the person's own mask), and at half weight of those hidden only by
+  the person's own body (they lie on its own mask; not for hands and legs, which are then wrong);
 - BlazePose's 3D landmarks: directions of the limbs and torso (they resolve depth ambiguity),
   turned from the landmark crop's view to the camera's (the crop looks along the person's ray);
 - silhouette: projected body points outside the allowed area (own mask, other people's masks
@@ -13,8 +15,10 @@ with Adam on:
   body parts whose nearest landmark is unseen and lies on no person are exempt from the
   first (an unknown object may hide them: pulling them onto the masks twisted whole bodies);
 - priors: small angles around a relaxed pose (strong on bones whose far end is not seen, so
-  a hidden leg copies the other leg when that one is seen, else stands, a hidden shin hangs
-  plumb under its thigh, and hidden arms hang at the sides), knee hinge, phenotypes near the
+  a hidden leg copies the other leg when that one is seen, and hidden arms hang at the sides);
+  hidden legs (a leg bone is hidden with everything below it) held along the vertical (both
+  thighs hidden: down when started standing, level when started seated; a hidden shin plumb):
+  the world's, not the tilted pelvis's of a person leaning over a table; knee hinge, phenotypes near the
   middle, and the orientation held near its start from BlazePose's 3D torso in proportion to
   how little of the person is seen.
 Each person is fitted from two starts, standing and seated, keeping the lower final loss.
@@ -38,7 +42,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from ..types import Body, Camera, Person, Photo
+from ..types import POSE_LANDMARKS, Body, Camera, Person, Photo
 from . import ground
 from . import model as M
 from .landmarks import index, landmark_map
@@ -72,13 +76,36 @@ HIDDEN_PRIOR = 50.0  # prior weight of a bone whose far-end landmarks are all un
 # A hidden bone of these pairs is pulled to its seen partner's pose, reflected: legs sit or
 # stand together far more often than not (arms move independently, so they hang instead).
 MIRRORED_LIMBS = ("upperleg01", "foot")
-# A hidden shin hangs plumb under its thigh (knee bent as far as the hip: seated 90, standing
-# straight): shins carry the weight, and a straight shin under a seated thigh floats in the air.
-SHINS = {"lowerleg01.L": "upperleg01.L", "lowerleg01.R": "upperleg01.R"}
-SHIN_IDS, THIGH_IDS = ([list(POSE_PRIOR).index(b) for b in bones] for bones in (SHINS, SHINS.values()))
+SHIN_IDS = [list(POSE_PRIOR).index(b) for b in ("lowerleg01.L", "lowerleg01.R")]
+# Hidden legs are held along the vertical: a hidden thigh whose partner is hidden too points
+# down (standing start) or level and forward (seated start); a hidden shin hangs plumb (shins
+# carry the weight; a shin not plumb under a seated thigh floats in the air). The vertical is
+# the world's: a person leaning over a table tilts the pelvis with the torso, and legs posed
+# relative to it leaned with it (on a card-table photo, bodies 30-40 degrees off vertical).
+# Only a person whose body is within OWN_VERTICAL of the world's up uses their own vertical:
+# it is then the more exact one (the world's is estimated from everybody; with true landmarks
+# the quality benchmark lost 0.1-0.2 dB holding everybody to it).
+# Each leg bone here is (fitted bone, its head joint, the joint at its far end).
+HELD_LEGS = (("upperleg01.L", "upperleg01.L", "lowerleg01.L"), ("upperleg01.R", "upperleg01.R", "lowerleg01.R"),
+             ("lowerleg01.L", "lowerleg01.L", "foot.L"), ("lowerleg01.R", "lowerleg01.R", "foot.R"))
+LEG_HOLD = 1.0  # weight of (1 - cos) between a held leg bone and its direction
+OWN_VERTICAL = 10.0  # degrees between a person's up and the world's within which their own is used
 REFLECT = (1.0, -1.0, -1.0)  # a rotation vector reflected across the sagittal plane (x -> -x)
+
+
+def _below(bone: str) -> tuple[str, ...]:
+    """The fitted leg bones below a thigh or shin (none for other bones)."""
+    side = bone[-2:]
+    return {"upperleg01": ("lowerleg01" + side, "foot" + side), "lowerleg01": ("foot" + side,)}.get(bone[:-2], ())
+
+
+def _other_side(bone: str) -> str:
+    """The other side's twin of an .L / .R bone."""
+    return bone[:-1] + {"L": "R", "R": "L"}[bone[-1]]
+
+
 # per fitted bone, the bone whose pose it copies when hidden: its other-side twin in MIRRORED_LIMBS, else itself
-MIRROR_PARTNER = [list(POSE_PRIOR).index(b[:-1] + {"L": "R", "R": "L"}[b[-1]]) if b.split(".")[0] in MIRRORED_LIMBS
+MIRROR_PARTNER = [list(POSE_PRIOR).index(_other_side(b)) if b.split(".")[0] in MIRRORED_LIMBS
                   else i for i, b in enumerate(POSE_PRIOR)]
 # The landmarks that show where each fitted bone points (its far end).
 BONE_ENDS = {
@@ -117,6 +144,22 @@ COVER_SAMPLES = 400
 COVER_WEIGHT = 1.5  # own-mask pixels far from the body (clothes and hair widen the mask)
 VISIBLE = 0.5
 SELF_HIDDEN = 0.5  # weight of a landmark hidden only by the person's own body
+# BlazePose's visibility is not equally trustworthy everywhere. Measured on the quality benchmark's
+# tuning crowds (seeds 0-23, 0-60 % occlusion, 1,700 matched limb landmarks): on the person's own
+# mask a knee is within 5 % of the body's height of the truth in 18 % of cases at visibility
+# 0.5-0.7 and 94 % at >= 0.95 (median error 9 % vs 1 %); an ankle turns reliable at 0.8, heels and
+# toes at 0.5-0.7, wrists at 0.5. Elbows, shoulders, hips and the face are close at any visibility.
+# A limb landmark's weight therefore ramps from 0 to its visibility over (start, full) visibility.
+# This is BlazePose's calibration: it applies to the people the people stage found (they carry
+# Person.extra["source"]); keypoints a caller gives (the benchmark's oracle) count as given.
+TRUST_RAMP = {"knee": (0.7, 0.9), "ankle": (0.6, 0.8), "heel": (0.4, 0.6), "foot_index": (0.4, 0.6),
+              "wrist": (0.4, 0.6), "pinky": (0.4, 0.6), "index": (0.4, 0.6), "thumb": (0.4, 0.6)}
+# Off the person's own mask (more than a quarter sigma away) leg landmarks are wrong more often
+# than right at every visibility (knees: 20 % within 5 %), so they are not used there (wrists are:
+# thin forearms often miss the mask). Unseen landmarks with a ramp are not used as "hidden by the
+# own body" either (a self-hidden knee or wrist was off by 12-25 % of the height), while a
+# self-hidden elbow (3-5 %) or hip is.
+LEGS = ("knee", "ankle", "heel", "foot_index")
 # Pull of the orientation towards its start (BlazePose's 3D torso), scaled by the share of
 # landmarks not seen: with little seen, 2D keypoints alone let the body lean or turn freely.
 ROT_PRIOR = 1.0
@@ -137,6 +180,7 @@ class Targets:
     rot_w: torch.Tensor  # [N] share of landmarks not seen (weight of the orientation prior)
     sil_w: torch.Tensor  # [N,S] 0 where a silhouette vertex's nearest landmark may be behind a non-person
     prior: torch.Tensor  # [N,J] pose prior weights
+    held: torch.Tensor  # [N,4] HELD_LEGS bones held along the vertical (hidden, see HELD_LEGS)
     feet_seen: np.ndarray  # [N] bool
 
     def tiled(self, k: int) -> Targets:
@@ -209,18 +253,19 @@ def _fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str,
     report(0.05, "fitting bodies")
     n = len(people)
     state = _initial_state(people, model, K, adult, starts=(PRIOR_MEAN, SEATED))
+    level = np.array([0.0, 1.0, 0.0])  # "down" before the floor is known: a roughly level camera
     loss = _optimise(model, state, targets.tiled(2), K, fitted, iters=(30, 110), report=report,
-                     span=(0.05, 0.6), shape_steps=40)
+                     span=(0.05, 0.6), shape_steps=40, down=level)
     seated = loss[n:] < loss[:n]
     log.info("seated start kept for persons %s", np.flatnonzero(seated.numpy()).tolist())
     state = state.select(torch.arange(n) + n * seated.long())
 
     report(0.6, "placing people on the floor")
-    _, scales, _ = _floor(model, state, targets, fitted, K, people)
+    up, scales, _ = _floor(model, state, targets, fitted, K, people)
     phens = _phenotypes_for_heights(M.load_body_model(device), state, scales)
     state.rescale(scales, phens)
     _optimise(model, state, targets, K, fitted, iters=(0, 60), report=report, span=(0.6, 0.95),
-              depth_prior=True)
+              depth_prior=True, down=-up)
     up, _, cam_height = _floor(model, state, targets, fitted, K, people, reorder=False)
     cam_to_world = ground.camera_to_world(up, cam_height)
     bodies = _export(model, state, targets, fitted, K, people, cam_to_world)
@@ -254,7 +299,7 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
     # distance (px) to the nearest person pixel: where any body may project (occluders included)
     off_people = cv2.distanceTransform(1 - np.any(masks, axis=0).astype(np.uint8), cv2.DIST_L2, 3)
     rng = np.random.default_rng(0)
-    kp, kp_w, sigma, dirs, dirs_w, cover, cover_w, prior, feet, outlined = ([] for _ in range(10))
+    kp, kp_w, sigma, dirs, dirs_w, cover, cover_w, prior, held, feet, outlined = ([] for _ in range(11))
     for p, mask in zip(people, masks):
         finite = np.isfinite(p.keypoints).all(axis=1)
         xy = np.where(finite[:, None], p.keypoints[:, :2], -1.0)
@@ -268,8 +313,11 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         off_own = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 3)[px[:, 1], px[:, 0]]
         # unseen but on the person's own mask: hidden by their own body (a seated person's hips
         # behind the thighs), so the visible body fixes where it is; a foreign occluder does not
-        self_hidden = (vis <= VISIBLE) & inside & (off_own <= 0)
-        seen = np.where((vis > VISIBLE) & inside & on_people, vis, np.where(self_hidden, SELF_HIDDEN, 0.0))
+        limb, trust = _trust(vis) if "source" in p.extra else (np.zeros(len(vis), bool), (vis > VISIBLE) * 1.0)
+        off_leg = limb & _LEG_LANDMARKS & (off_own > 0.25 * sigma[-1])
+        self_hidden = (vis <= VISIBLE) & inside & (off_own <= 0) & ~limb
+        seen = np.where((trust > 0) & inside & on_people & ~off_leg, vis * trust,
+                        np.where(self_hidden, SELF_HIDDEN, 0.0))
         weight = seen * lmap.weight.numpy()
         kp.append(xy)
         kp_w.append(weight)
@@ -293,8 +341,15 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         cw[:len(take)] = 1.0
         cover.append(c)
         cover_w.append(cw)
-        prior.append([v if any(weight[index(n)] > 0 for n in BONE_ENDS[b]) else HIDDEN_PRIOR
-                      for b, v in POSE_PRIOR.items()])
+        unseen = {b for b in POSE_PRIOR if not any(weight[index(n)] > 0 for n in BONE_ENDS[b])}
+        # a leg bone is hidden only with the whole leg below it: a seen toe under an unseen ankle
+        # places the shin (holding it plumb, or at rest, fought the toe)
+        hidden = {b for b in unseen if set(_below(b)) <= unseen}
+        # a hidden thigh copies its seen partner (MIRRORED_LIMBS); with both hidden, both are held
+        held_bones = {b for b, _, _ in HELD_LEGS if b in hidden and (b.startswith("lowerleg") or _other_side(b) in hidden)}
+        held.append([b in held_bones for b, _, _ in HELD_LEGS])
+        # a held bone keeps its relaxed prior: the vertical hold replaces the strong one
+        prior.append([HIDDEN_PRIOR if b in hidden - held_bones else v for b, v in POSE_PRIOR.items()])
         # the floor only trusts feet on the person's own mask (not hidden by a table or a person)
         feet.append(sum(weight[k] > 0 and off_own[k] <= sigma[-1]
                         for k in map(index, FEET + ("left_ankle", "right_ankle"))) >= 2)
@@ -303,8 +358,21 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
                    dirs=f32(np.array(dirs)), dirs_w=f32(np.array(dirs_w)),
                    outside=f32(off_people)[None, None].expand(len(people), 1, h, w), cover=f32(np.array(cover)),
                    cover_w=f32(np.array(cover_w)), rot_w=1 - f32(np.array(kp_w)).gt(0).float().mean(1),
-                   sil_w=f32(np.array(outlined))[:, _nearest_landmarks(model)], prior=f32(prior),
+                   sil_w=f32(np.array(outlined))[:, _nearest_landmarks(model)], prior=f32(prior), held=f32(held),
                    feet_seen=np.array(feet))
+
+
+_LEG_LANDMARKS = np.array([name.endswith(LEGS) for name in POSE_LANDMARKS])
+
+
+def _trust(vis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[33] which landmarks are limb ends with a TRUST_RAMP, and each landmark's trust in [0, 1]
+    at its visibility (the step at VISIBLE for the others)."""
+    ramps = [next((r for part, r in TRUST_RAMP.items() if name.endswith(part)), None) for name in POSE_LANDMARKS]
+    limb = np.array([r is not None for r in ramps])
+    start, full = (np.array([r[i] if r else VISIBLE for r in ramps]) for i in (0, 1))
+    trust = np.where(limb, np.clip((vis - start) / np.maximum(full - start, 1e-6), 0.0, 1.0), vis > VISIBLE)
+    return limb, trust
 
 
 @functools.lru_cache(maxsize=2)
@@ -325,7 +393,7 @@ class State:
     """Optimised parameters of all persons (camera frame)."""
 
     def __init__(self, rot: np.ndarray, trans: np.ndarray, phen: list[dict[str, float]], model,
-                 pose: np.ndarray):
+                 pose: np.ndarray, seated: np.ndarray):
         f32 = functools.partial(torch.tensor, dtype=torch.float32, device=model.device)
         self.rot = f32(rot).requires_grad_()  # [N,3] rotvec: body-local -> camera
         self.rot_start = M.rotvec_to_matrix(self.rot.detach().clone())  # [N,3,3] the initial orientation
@@ -333,6 +401,7 @@ class State:
         self.log_z = f32(np.log(trans[:, 2])).requires_grad_()
         self.pose_mean = _pose_vector(PRIOR_MEAN, f32)  # [J,3]
         self.pose = f32(pose).requires_grad_()  # [N,J,3] fitted bones' rotation vectors
+        self.seated = torch.as_tensor(seated, dtype=torch.bool)  # [N] started seated (hidden thighs level)
         self.shape = torch.zeros((len(rot), len(FREE_PHENOTYPES)), device=model.device).requires_grad_()
         self.fixed = M.phenotype_tensor(phen, model)
         self.log_z_target = self.log_z.detach().clone()
@@ -355,7 +424,7 @@ class State:
         for name in ("rot", "xy", "log_z", "pose", "shape"):
             setattr(out, name, getattr(self, name).detach()[rows].clone().requires_grad_())
         out.rot_start, out.fixed = self.rot_start[rows], self.fixed[rows].clone()
-        out.log_z_target = self.log_z_target[rows]
+        out.log_z_target, out.seated = self.log_z_target[rows], self.seated[rows]
         out._rest = None
         return out
 
@@ -435,7 +504,8 @@ def _initial_state(people: list[Person], model, K: np.ndarray, phen: list[dict],
         rots.append(Rotation.from_matrix(rot).as_rotvec())
     k = len(starts)
     poses = np.concatenate([np.tile(_pose_vector(p), (len(people), 1, 1)) for p in starts])
-    return State(np.tile(rots, (k, 1)), np.tile(trans, (k, 1)), phen * k, model, poses)
+    seated = np.repeat([start is SEATED for start in starts], len(people))
+    return State(np.tile(rots, (k, 1)), np.tile(trans, (k, 1)), phen * k, model, poses, seated)
 
 
 # ----------------------------------------------------------------------------- model in camera
@@ -477,10 +547,11 @@ def _huber(e: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- optimisation
 def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tensor,
               iters: tuple[int, int], report, span: tuple[float, float],
-              depth_prior: bool = False, shape_steps: int = 0) -> torch.Tensor:
+              down: np.ndarray, depth_prior: bool = False, shape_steps: int = 0) -> torch.Tensor:
     """Adam: `iters[0]` steps of placement only (torso keypoints), then the pose; the shape
     phenotypes are free in the last `shape_steps` steps; silhouette terms after 30 pose steps.
-    Returns the last step's loss per person."""
+    `down` is the world's down in the camera frame (for held legs). Returns the last step's
+    loss per person."""
     lmap = _lmap(model)
     n_lm = len(lmap.vertex_ids)
     seg = torch.tensor([[index(a), index(b)] for a, b in DIRECTIONS])
@@ -488,6 +559,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
     torso_w = torch.zeros(t.kp_w.shape[1])
     torso_w[[index(n) for n in TORSO + ("nose", "left_ear", "right_ear")]] = 1.0
     h, w = t.outside.shape[-2:]
+    down_t = torch.as_tensor(down / np.linalg.norm(down), dtype=torch.float32)
     total = sum(iters)
     opt = torch.optim.Adam(state.params())
     for it in range(total):
@@ -508,6 +580,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
             knee = state.pose[:, knees]
             loss = loss + 0.05 * (torch.relu(-knee[..., 0]) ** 2 + knee[..., 1:].pow(2).sum(-1)).sum(1)
             loss = loss + 0.02 * (state.shape ** 2).sum(1)
+            loss = loss + LEG_HOLD * _leg_hold(model, state, t, posed, rot, down_t)
             if it >= iters[0] + 30:
                 loss = loss + _silhouette(_project(cam[:, n_lm:], K), t, h, w)
         if depth_prior:
@@ -523,18 +596,34 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
 
 
 def _prior_targets(state: State, t: Targets) -> torch.Tensor:
-    """[N,J,3] the pose each bone's prior pulls to: the relaxed pose, for a hidden bone of
-    MIRRORED_LIMBS whose partner is seen the partner's current pose reflected, and for a hidden
-    shin the knee bend that hangs it plumb under its thigh's current pose."""
+    """[N,J,3] the pose each bone's prior pulls to: the relaxed pose, and for a hidden bone of
+    MIRRORED_LIMBS whose partner is seen the partner's current pose reflected."""
     hidden = t.prior == HIDDEN_PRIOR
     use = hidden & ~hidden[:, MIRROR_PARTNER]
     pose = state.pose.detach()
     reflected = pose[:, MIRROR_PARTNER] * torch.tensor(REFLECT, device=pose.device)
-    target = torch.where(use[..., None], reflected, state.pose_mean)
-    plumb = torch.zeros_like(target[:, SHIN_IDS])
-    plumb[..., 0] = torch.relu(-pose[:, THIGH_IDS, 0])  # thigh forward (-x) -> knee bent back (+x) as far
-    target[:, SHIN_IDS] = torch.where(hidden[:, SHIN_IDS, None], plumb, target[:, SHIN_IDS])
-    return target
+    return torch.where(use[..., None], reflected, state.pose_mean)
+
+
+def _leg_hold(model, state: State, t: Targets, posed: torch.Tensor, rot: torch.Tensor,
+              down: torch.Tensor) -> torch.Tensor:
+    """Per person, (1 - cos) between each held leg bone (HELD_LEGS) and its direction: down
+    (the person's own while upright, else the world's), except a seated start's thighs, which
+    point level and forward."""
+    names = list(model.bone_labels)
+    heads = posed[..., :3, 3]
+    vec = (heads[:, [names.index(e) for _, _, e in HELD_LEGS]] - heads[:, [names.index(s) for _, s, _ in HELD_LEGS]])
+    vec = vec @ rot.transpose(1, 2)  # camera frame
+    own = -rot[:, :, 2].detach()  # body-local -z (down) in the camera frame
+    upright = (own @ down) >= np.cos(np.radians(OWN_VERTICAL))
+    down = torch.where(upright[:, None], own, down.expand_as(own))
+    forward = -rot[:, :, 1].detach()  # body-local -y (front) in the camera frame
+    level = forward - (forward * down).sum(-1, keepdim=True) * down
+    level = level / torch.linalg.norm(level, dim=-1, keepdim=True).clamp_min(1e-6)
+    thigh = torch.where(state.seated[:, None], level, down)
+    target = torch.stack([thigh, thigh, down, down], 1)
+    cos = (vec / torch.linalg.norm(vec, dim=-1, keepdim=True).clamp_min(1e-6) * target).sum(-1)
+    return (t.held * (1 - cos)).sum(1)
 
 
 def _camera_bones(posed: torch.Tensor, rest: torch.Tensor, rot: torch.Tensor, state: State) -> torch.Tensor:

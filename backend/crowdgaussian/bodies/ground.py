@@ -1,8 +1,14 @@
 """The world frame from the fitted people: ground plane, camera height, depth order.
 
 The up direction is the mean body up-axis of the fitted people, pulled towards the camera's
--Y (a roughly level camera) so that one leaning person cannot tilt the world. Each person's
-sole is the lowest of their foot landmarks; the camera height is the median height of the
+-Y (a roughly level camera) so that one leaning person cannot tilt the world. People whose
+up-axis leans more than LEAN_LIMIT from the camera's level are bent over, leaning or lying,
+and do not count (unless nobody is within it: a camera pitched that steeply): five of six
+people leaning over a card table (their pelvises tilted 37-57 degrees) tilted the world 33
+degrees, so the floor was a slope and the orbit views looked down on everybody. On the
+quality benchmark's tuning crowds (detector, 57 inputs, cameras pitched 14 degrees on
+average, 22 at most) the limit moved the mean error of the up direction from 8.3 to 7.9
+degrees. Each person's sole is the lowest of their foot landmarks; the camera height is the median height of the
 camera over the soles of the people whose feet are seen (over everybody's modelled feet,
 i.e. standing legs, when no feet are seen). A common floor then fixes each person's
 distance relative to the others: scaling a person's size and distance together keeps their
@@ -13,11 +19,15 @@ from __future__ import annotations
 import numpy as np
 
 LEVEL_PRIOR = 1.0  # weight of the camera's -Y in the up estimate, vs. 1 per person
+LEAN_LIMIT = 35.0  # degrees from the camera's level beyond which a person's up-axis is not counted
 
 
 def up_direction(body_ups: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Unit up vector in camera coordinates from per-person up axes [N,3] and weights [N]."""
-    up = (body_ups * weights[:, None]).sum(0) + LEVEL_PRIOR * np.array([0.0, -1.0, 0.0])
+    level = np.array([0.0, -1.0, 0.0])
+    upright = weights * (np.asarray(body_ups) @ level >= np.cos(np.radians(LEAN_LIMIT)))
+    use = upright if upright.sum() > 0 else weights
+    up = (body_ups * use[:, None]).sum(0) + LEVEL_PRIOR * level
     return up / np.linalg.norm(up)
 
 
