@@ -494,18 +494,18 @@ def test_fit_hidden_forearms_hang_with_relaxed_elbows():
     assert all(12.0 < bend < 30.0 for bend in _turns(body, "lowerarm01"))
 
 
+def _posed_joint(body, bone: str) -> np.ndarray:
+    """World position of a bone's head in the body's photo pose."""
+    k = [x.name for x in body.bones].index(bone)
+    return (body.rest_to_world[k] @ np.append(body.bones[k].head, 1.0))[:3]
+
+
 def _leg_tilts(body) -> dict[str, float]:
     """Degrees each thigh and shin points away from straight down in the world (Z up)."""
-    names = [x.name for x in body.bones]
-
-    def joint(bone: str) -> np.ndarray:
-        k = names.index(bone)
-        return (body.rest_to_world[k] @ np.append(body.bones[k].head, 1.0))[:3]
-
     out = {}
     for side in "LR":
         for part, top, bottom in (("thigh", "upperleg01", "lowerleg01"), ("shin", "lowerleg01", "foot")):
-            d = joint(f"{bottom}.{side}") - joint(f"{top}.{side}")
+            d = _posed_joint(body, f"{bottom}.{side}") - _posed_joint(body, f"{top}.{side}")
             out[f"{part}.{side}"] = float(np.degrees(np.arccos(-d[2] / np.linalg.norm(d))))
     return out
 
@@ -560,13 +560,7 @@ def test_fit_knees_the_landmark_model_doubts_do_not_pull_the_legs():
     photo = Photo(rgb=np.zeros((480, 640, 3), np.uint8), full_width=640, full_height=480, scale=1.0,
                   path="synthetic")
     (body,), _ = fit_bodies(photo, [person], camera)
-    names = [x.name for x in body.bones]
-
-    def joint(bone: str) -> np.ndarray:
-        k = names.index(bone)
-        return (body.rest_to_world[k] @ np.append(body.bones[k].head, 1.0))[:3]
-
-    thighs = [joint(f"lowerleg01.{s}") - joint(f"upperleg01.{s}") for s in "LR"]
+    thighs = [_posed_joint(body, f"lowerleg01.{s}") - _posed_joint(body, f"upperleg01.{s}") for s in "LR"]
     apart = np.degrees(np.arccos(np.dot(*thighs) / np.linalg.norm(thighs[0]) / np.linalg.norm(thighs[1])))
     assert apart < 25.0, apart
 

@@ -313,7 +313,7 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         off_own = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 3)[px[:, 1], px[:, 0]]
         # unseen but on the person's own mask: hidden by their own body (a seated person's hips
         # behind the thighs), so the visible body fixes where it is; a foreign occluder does not
-        limb, trust = _trust(vis) if "source" in p.extra else (np.zeros(len(vis), bool), (vis > VISIBLE) * 1.0)
+        limb, trust = _trust(vis, calibrated="source" in p.extra)
         off_leg = limb & _LEG_LANDMARKS & (off_own > 0.25 * sigma[-1])
         self_hidden = (vis <= VISIBLE) & inside & (off_own <= 0) & ~limb
         seen = np.where((trust > 0) & inside & on_people & ~off_leg, vis * trust,
@@ -363,16 +363,18 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
 
 
 _LEG_LANDMARKS = np.array([name.endswith(LEGS) for name in POSE_LANDMARKS])
+# per landmark, its TRUST_RAMP (start, full), else None
+_RAMPS = [next((r for part, r in TRUST_RAMP.items() if name.endswith(part)), None) for name in POSE_LANDMARKS]
+_RAMPED = np.array([r is not None for r in _RAMPS])
+_RAMP_START, _RAMP_FULL = (np.array([r[i] if r else VISIBLE for r in _RAMPS]) for i in (0, 1))
 
 
-def _trust(vis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[33] which landmarks are limb ends with a TRUST_RAMP, and each landmark's trust in [0, 1]
-    at its visibility (the step at VISIBLE for the others)."""
-    ramps = [next((r for part, r in TRUST_RAMP.items() if name.endswith(part)), None) for name in POSE_LANDMARKS]
-    limb = np.array([r is not None for r in ramps])
-    start, full = (np.array([r[i] if r else VISIBLE for r in ramps]) for i in (0, 1))
-    trust = np.where(limb, np.clip((vis - start) / np.maximum(full - start, 1e-6), 0.0, 1.0), vis > VISIBLE)
-    return limb, trust
+def _trust(vis: np.ndarray, calibrated: bool) -> tuple[np.ndarray, np.ndarray]:
+    """[33] which landmarks take a TRUST_RAMP, and each landmark's trust in [0, 1] at its
+    visibility (the step at VISIBLE for the others, and for all when not `calibrated`)."""
+    limb = _RAMPED & calibrated
+    ramp = np.clip((vis - _RAMP_START) / np.maximum(_RAMP_FULL - _RAMP_START, 1e-6), 0.0, 1.0)
+    return limb, np.where(limb, ramp, vis > VISIBLE)
 
 
 @functools.lru_cache(maxsize=2)
@@ -560,6 +562,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
     torso_w[[index(n) for n in TORSO + ("nose", "left_ear", "right_ear")]] = 1.0
     h, w = t.outside.shape[-2:]
     down_t = torch.as_tensor(down / np.linalg.norm(down), dtype=torch.float32)
+    held_joints = _held_joints(model)
     total = sum(iters)
     opt = torch.optim.Adam(state.params())
     for it in range(total):
@@ -580,7 +583,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
             knee = state.pose[:, knees]
             loss = loss + 0.05 * (torch.relu(-knee[..., 0]) ** 2 + knee[..., 1:].pow(2).sum(-1)).sum(1)
             loss = loss + 0.02 * (state.shape ** 2).sum(1)
-            loss = loss + LEG_HOLD * _leg_hold(model, state, t, posed, rot, down_t)
+            loss = loss + LEG_HOLD * _leg_hold(state, t, posed, rot, down_t, held_joints)
             if it >= iters[0] + 30:
                 loss = loss + _silhouette(_project(cam[:, n_lm:], K), t, h, w)
         if depth_prior:
@@ -605,15 +608,19 @@ def _prior_targets(state: State, t: Targets) -> torch.Tensor:
     return torch.where(use[..., None], reflected, state.pose_mean)
 
 
-def _leg_hold(model, state: State, t: Targets, posed: torch.Tensor, rot: torch.Tensor,
-              down: torch.Tensor) -> torch.Tensor:
-    """Per person, (1 - cos) between each held leg bone (HELD_LEGS) and its direction: down
-    (the person's own while upright, else the world's), except a seated start's thighs, which
-    point level and forward."""
+def _held_joints(model) -> tuple[list[int], list[int]]:
+    """Bone indices of the head joints and far-end joints of the HELD_LEGS bones."""
     names = list(model.bone_labels)
+    return [names.index(s) for _, s, _ in HELD_LEGS], [names.index(e) for _, _, e in HELD_LEGS]
+
+
+def _leg_hold(state: State, t: Targets, posed: torch.Tensor, rot: torch.Tensor, down: torch.Tensor,
+              joints: tuple[list[int], list[int]]) -> torch.Tensor:
+    """Per person, (1 - cos) between each held leg bone (HELD_LEGS, `joints` from _held_joints) and
+    its direction: down (the person's own while upright, else the world's), except a seated
+    start's thighs, which point level and forward."""
     heads = posed[..., :3, 3]
-    vec = (heads[:, [names.index(e) for _, _, e in HELD_LEGS]] - heads[:, [names.index(s) for _, s, _ in HELD_LEGS]])
-    vec = vec @ rot.transpose(1, 2)  # camera frame
+    vec = (heads[:, joints[1]] - heads[:, joints[0]]) @ rot.transpose(1, 2)  # camera frame
     own = -rot[:, :, 2].detach()  # body-local -z (down) in the camera frame
     upright = (own @ down) >= np.cos(np.radians(OWN_VERTICAL))
     down = torch.where(upright[:, None], own, down.expand_as(own))

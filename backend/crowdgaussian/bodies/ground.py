@@ -8,11 +8,12 @@ people leaning over a card table (their pelvises tilted 37-57 degrees) tilted th
 degrees, so the floor was a slope and the orbit views looked down on everybody. On the
 quality benchmark's tuning crowds (detector, 57 inputs, cameras pitched 14 degrees on
 average, 22 at most) the limit moved the mean error of the up direction from 8.3 to 7.9
-degrees. Each person's sole is the lowest of their foot landmarks; the camera height is the median height of the
-camera over the soles of the people whose feet are seen (over everybody's modelled feet,
-i.e. standing legs, when no feet are seen). A common floor then fixes each person's
-distance relative to the others: scaling a person's size and distance together keeps their
-image, and the scale that puts their feet on the floor is camera height / their own.
+degrees. Each person's sole is the lowest of their foot landmarks; the camera height is the
+median height of the camera over the soles of the people whose feet are seen (over
+everybody's modelled feet, i.e. standing legs, when no feet are seen). A common floor then
+fixes each person's distance relative to the others: scaling a person's size and distance
+together keeps their image, and the scale that puts their feet on the floor is camera
+height / their own.
 """
 from __future__ import annotations
 
