@@ -192,7 +192,7 @@ def test_lpips_skips_with_a_clear_message_and_runs_with_local_weights(tmp_path, 
 def test_summary_and_report_tables(tmp_path):
     cfg = benchmark.Config(seeds=[1000], n_people=[1], levels=(0.2, 0.4), downsample=(2,), views=[0, 1])
     rows = []
-    for cond, ps in (("occ20", 20.0), ("occ40", 19.0), ("down2x", 18.0), ("turn180", 17.0)):
+    for cond, ps in (("occ20", 20.0), ("occ40", 19.0), ("down2x", 18.0), ("turn180", 17.0), ("table", 16.0)):
         for method, off in (("ours", 0.0), ("visible_only", -3.0)):
             rows.append(dict(person=0, matched=True, iou=0.9, psnr=ps + off, ssim=0.9, lpips=None, psnr_fg=ps,
                              orbit_iou=0.6, occlusion=0.2,
@@ -204,6 +204,7 @@ def test_summary_and_report_tables(tmp_path):
     assert summary["orbit_iou"] == {"20": 0.6, "40": 0.6}
     assert summary["psnr_2x"] == 18.0 and summary["seconds_per_person"] == 4.0
     assert summary["psnr_turn180"] == 17.0 and summary["baseline_psnr_turn180"] == 14.0
+    assert summary["psnr_table"] == 16.0 and summary["baseline_psnr_table"] == 13.0
     missed = next(r for r in rows if r["condition"] == "turn180" and r["method"] == "ours")
     missed["matched"] = False  # the turned-away person missed: counted there, not in the main recall
     summary = benchmark.summarize(rows, cfg)
@@ -217,7 +218,8 @@ def test_summary_and_report_tables(tmp_path):
                            cfg, summary, "LPIPS skipped", "T")
     assert "| Ours (default pipeline) | 20% (0.20) | 20.000 | 0.900 | – | 20.000 | 0.600 |" in text
     assert "| Visible-only (no completion) | 2× | 15.000 |" in text
-    assert "| Ours (default pipeline) | 180° | 17.000 | 0.900 | – | 17.000 | 0.600 | 0 of 1 |" in text
+    assert "| Ours (default pipeline) | turn180 | 17.000 | 0.900 | – | 17.000 | 0.600 | 0 of 1 |" in text
+    assert "| Visible-only (no completion) | table | 13.000 | 0.900 | – | 16.000 | 0.600 | 1 of 1 |" in text
     paths = report.plots(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "peak_rss_mb": 900.0,
                                                      "n_reconstructed": 1}],
                          cfg, tmp_path)

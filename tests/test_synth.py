@@ -84,6 +84,22 @@ def test_sitting_people_get_a_stool_that_can_hide_them():
     assert stool_pixels.sum() > 30
 
 
+def test_the_same_crowd_behind_a_table_has_its_legs_hidden_and_its_faces_seen(scene):
+    """The benchmark's "table" scenes: same people, camera and poses; a cloth-covered table in front
+    hides every ankle, while every face that showed still shows."""
+    tabled = make_crowd(1000, 3, width=256, height=192, n_gaussians=6000, behind_table=True)
+    assert np.allclose(tabled.camera.world_to_camera, scene.camera.world_to_camera)
+    ankles, nose = [27, 28], 0
+    for before, after in zip(scene.people, tabled.people):
+        assert np.allclose(after.keypoints[:, :2], before.keypoints[:, :2])
+        assert np.array_equal(after.full_mask, before.full_mask)
+        assert after.mask.sum() < 0.9 * before.mask.sum() and not (after.mask & ~before.mask).any()
+        assert after.keypoints[ankles, 2].max() == 0.0
+        assert after.keypoints[nose, 2] == before.keypoints[nose, 2]
+    low = tabled.photo.rgb[-20:].reshape(-1, 3).astype(float)  # the table's front fills the bottom rows
+    assert low.std(axis=0).max() < 25
+
+
 def test_dressed_gaussians_lie_on_the_body_and_are_well_formed():
     rng = np.random.default_rng(0)
     body = pose_body(random_phenotype(rng), random_pose(rng), 10.0, (0.0, 0.0))

@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if grids and grids[0]:
         cols = (0, n_views // 4, n_views // 2)
         report.image_grid(grids[0], args.out / f"{tag}_grid.png", view_cols=cols)
-        for turn in cfg.turned:
-            report.image_grid(grids[0][f"turn{turn}"], args.out / f"{tag}_turn{turn}_grid.png", view_cols=cols)
+        for name in cfg.variants:
+            report.image_grid(grids[0][name], args.out / f"{tag}_{name}_grid.png", view_cols=cols)
     title = "Quality benchmark (quick)" if args.quick else "Quality benchmark"
     (args.out / f"{tag}.md").write_text(report.markdown(records, scale, cfg, summary, lpips_note, title, tag))
     summary.update(people_mode=cfg.people_mode, views=n_views, view_size=cfg.size, scenes=len(cfg.seeds),

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .benchmark import Config
+from .benchmark import VARIANTS, Config
 
 log = logging.getLogger(__name__)
 
@@ -91,20 +91,20 @@ def markdown(records: list[dict], scale: list[dict], cfg: Config, summary: dict,
             rows = [r for r in records if r["method"] == m and r["condition"] == f"down{f}x"]
             lines.append(f"| {METHOD_NAMES.get(m, m)} | {f}× | {_fmt(_mean(rows, 'psnr'))} | "
                          f"{_fmt(_mean(rows, 'ssim'))} | {_fmt(_mean(rows, 'lpips'))} |")
-    if cfg.turned:
-        lines += ["", "## The same crowds turned away from the camera (no simulated occluder; not in the paper)", "",
-                  "Everybody's back faces the camera, so the whole front (face included) is completion.", "",
-                  "| Method | Turned | PSNR ↑ | SSIM ↑ | LPIPS ↓ | PSNR on people pixels ↑ | orbit silhouette IoU ↑ "
+    if cfg.variants:
+        lines += ["", "## The same crowds changed (no simulated occluder; not in the paper)", "",
+                  *[f"- {name}: {VARIANTS[name][1]}" for name in cfg.variants], "",
+                  "| Method | Scenes | PSNR ↑ | SSIM ↑ | LPIPS ↓ | PSNR on people pixels ↑ | orbit silhouette IoU ↑ "
                   "| people found |", "|---|---|---|---|---|---|---|---|"]
         for m in methods:
-            for t in cfg.turned:
-                rows = [r for r in records if r["method"] == m and r["condition"] == f"turn{t}"]
-                lines.append(f"| {METHOD_NAMES.get(m, m)} | {t}° | {_fmt(_mean(rows, 'psnr'))} | "
+            for name in cfg.variants:
+                rows = [r for r in records if r["method"] == m and r["condition"] == name]
+                lines.append(f"| {METHOD_NAMES.get(m, m)} | {name} | {_fmt(_mean(rows, 'psnr'))} | "
                              f"{_fmt(_mean(rows, 'ssim'))} | {_fmt(_mean(rows, 'lpips'))} | "
                              f"{_fmt(_mean(rows, 'psnr_fg'))} | {_fmt(_mean(rows, 'orbit_iou'))} | "
                              f"{sum(r['matched'] for r in rows)} of {len(rows)} |")
-        lines += [f"\n![grid: the first scene turned {t}°, input crop / truth / methods at front, side, back]"
-                  f"({prefix}_turn{t}_grid.png)" for t in cfg.turned]
+        lines += [f"\n![grid: the first scene, {name}: input crop / truth / methods at front, side, back]"
+                  f"({prefix}_{name}_grid.png)" for name in cfg.variants]
     if scale:
         lines += ["", *scale_table(scale), "", f"![scale]({prefix}_scale.png)"]
     lines += ["", f"Detection / matching recall (ours): {_fmt(summary.get('detection_recall'), 3)}.", "",

@@ -22,7 +22,7 @@ from crowdgaussian.views import look_at
 from .dressing import dress_body
 from .garments import Outfit, random_outfit
 from .posing import PosedBody, pose_body, random_phenotype, random_pose
-from .props import stool
+from .props import stool, table
 
 KEYPOINT_DEPTH_TOL = 0.12  # meters: a keypoint farther behind its own rendered surface is self-occluded
 
@@ -166,10 +166,12 @@ def _keypoints_2d(body: PosedBody, camera: types.Camera, visible: np.ndarray, de
 
 def make_crowd(seed: int, n_people: int, width: int = 512, height: int = 384, n_gaussians: int = 20000,
                background: str = "room", child_probability: float = 0.25, sitting_probability: float = 0.2,
-               fov_deg: float = 50.0, turn_deg: float = 0.0) -> SynthScene:
+               fov_deg: float = 50.0, turn_deg: float = 0.0, behind_table: bool = False) -> SynthScene:
     """A deterministic ground-truth crowd photo of `n_people` dressed anny people (see module doc).
 
-    Each person faces the camera within ±35°, plus `turn_deg` (180: everybody turned away)."""
+    Each person faces the camera within ±35°, plus `turn_deg` (180: everybody turned away).
+    `behind_table`: the same crowd (same people, places, poses, camera) behind a table with a cloth to
+    the floor, which hides laps and legs the way a card or dinner table does in real group photos."""
     rng = np.random.default_rng(seed)
     bodies, outfits, props = [], [], []
     for xy in _place_people(rng, n_people):
@@ -185,6 +187,10 @@ def make_crowd(seed: int, n_people: int, width: int = 512, height: int = 384, n_
     camera = _frame_camera(np.concatenate([b.vertices_world for b in bodies]), width, height, fov_deg,
                            eye_height=float(rng.uniform(1.2, 1.8)))
     bg = room_background(camera, rng, background)
+    if behind_table:  # drawn last, so the crowd is the same with and without it
+        verts = np.concatenate([b.vertices_world for b in bodies])
+        props.append(table((float(verts[:, 0].min()) - 0.3, float(verts[:, 0].max()) + 0.3),
+                           float(verts[:, 1].min()) - 0.05, rng))
 
     K = camera.K()
     w2c = camera.world_to_camera[None]
@@ -194,7 +200,7 @@ def make_crowd(seed: int, n_people: int, width: int = 512, height: int = 384, n_
     alphas = np.stack([s[1][0] for s in solo])
     depths = np.stack([np.where(s[1][0] > 0.5, s[2][0], np.inf) for s in solo])
     owner = np.argmin(depths, axis=0)
-    if props:  # a stool in front of a person hides them too
+    if props:  # a stool or the table in front of a person hides them too
         _, prop_alpha, prop_depth = render(props, w2c, K, width, height, background=(0.0, 0.0, 0.0))
         owner[(prop_alpha[0] > 0.5) & (prop_depth[0] < depths.min(axis=0))] = -1
     people = []
