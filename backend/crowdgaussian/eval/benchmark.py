@@ -47,7 +47,7 @@ class Config:
     n_people: list[int]  # people per scene, one entry per seed
     levels: tuple[float, ...] = (0.2, 0.4, 0.6)
     downsample: tuple[int, ...] = (2, 4)
-    variants: tuple[str, ...] = ("turn180", "table")  # the same crowds changed (VARIANTS), judged unoccluded
+    variants: tuple[str, ...] = tuple(VARIANTS)  # the same crowds changed (VARIANTS), judged unoccluded
     people_mode: str = "oracle"  # "oracle" (true masks/keypoints) or "detect" (the real detector)
     size: int = 256  # orbit view size, pixels
     views: list[int] = field(default_factory=lambda: list(range(24)))

@@ -184,11 +184,10 @@ def make_crowd(seed: int, n_people: int, width: int = 512, height: int = 384, n_
             forward = np.array([np.sin(np.radians(yaw)), -np.cos(np.radians(yaw)), 0.0])  # rest faces -Y
             props.append(stool(bodies[-1].seat + 0.08 * forward, yaw, rng))
     gaussians = [dress_body(b, o, n_gaussians, rng) for b, o in zip(bodies, outfits)]
-    camera = _frame_camera(np.concatenate([b.vertices_world for b in bodies]), width, height, fov_deg,
-                           eye_height=float(rng.uniform(1.2, 1.8)))
+    verts = np.concatenate([b.vertices_world for b in bodies])
+    camera = _frame_camera(verts, width, height, fov_deg, eye_height=float(rng.uniform(1.2, 1.8)))
     bg = room_background(camera, rng, background)
     if behind_table:  # drawn last, so the crowd is the same with and without it
-        verts = np.concatenate([b.vertices_world for b in bodies])
         props.append(table((float(verts[:, 0].min()) - 0.3, float(verts[:, 0].max()) + 0.3),
                            float(verts[:, 1].min()) - 0.05, rng))
 
