@@ -43,6 +43,15 @@ def limb_bones(bones: list[types.Bone]) -> np.ndarray:
     return np.array([any(k in b.name.lower() for k in _LIMBS) for b in bones], dtype=bool)
 
 
+_ARMS = ("upperarm", "lowerarm", "forearm", "elbow")
+
+
+def arm_bones(bones: list[types.Bone]) -> np.ndarray:
+    """[B] bool: arm segments and hand bones (what a seen arm in the photo is made of)."""
+    regions = np.array([bone_region(b.name) for b in bones])
+    return np.array([any(k in b.name.lower() for k in _ARMS) for b in bones], dtype=bool) | (regions == HANDS)
+
+
 def dominant_bones(skin_indices: np.ndarray, skin_weights: np.ndarray) -> np.ndarray:
     """[N] the bone holding the largest skin weight of each row (a Gaussian or a vertex)."""
     return np.take_along_axis(skin_indices, skin_weights.argmax(axis=1)[:, None], axis=1)[:, 0]

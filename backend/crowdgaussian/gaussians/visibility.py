@@ -2,14 +2,27 @@
 
 An occluded arm must not take the colour of the person in front: a Gaussian counts as
 seen only if it lies in its own person's mask, faces the camera and is not behind any
-body surface (its own or another person's) in the z-buffer.
+body surface (its own or another person's) in the z-buffer. `behind_own_arms` adds what the
+2D landmarks know better than the fitted body: where the photo shows a person's arm, the rest
+of that person's body is behind it.
 """
 from __future__ import annotations
 
+import cv2
 import numba
 import numpy as np
 
 from crowdgaussian import types
+
+# A seen arm in the photo is in front of the rest of its own body wherever it lies (a body fit's
+# arm a few centimetres off, or a torso fitted a little too far forward, would otherwise let the
+# hips or chest behind a forearm take the forearm's colour). Each side's chain of landmarks,
+# from a third of the way down the upper arm (the shoulder itself is the torso's) to the hand.
+ARM_CHAINS = (("left_shoulder", "left_elbow", "left_wrist", "left_index"),
+              ("right_shoulder", "right_elbow", "right_wrist", "right_index"))
+ARM_START = 0.33  # fraction of shoulder -> elbow where the cover starts
+ARM_SEEN = 0.6  # visibility from which BlazePose's arm landmarks are reliable (wrists turn so at 0.6)
+ARM_RADIUS_M = 0.05  # half-width of the cover: a forearm's radius plus a sleeve
 
 
 @numba.njit(cache=True)
@@ -81,6 +94,31 @@ def sample_nearest(image: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.nd
     ix, iy = np.rint(xy[:, 0]).astype(np.int64), np.rint(xy[:, 1]).astype(np.int64)
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     return image[np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)], inside
+
+
+def arm_cover(keypoints: np.ndarray, shape: tuple[int, int], radius_px: float) -> np.ndarray:
+    """bool [H, W]: pixels within `radius_px` of a seen arm segment (both ends' visibility >= ARM_SEEN)."""
+    out = np.zeros(shape, np.uint8)
+    thickness = max(1, int(round(2 * radius_px)))
+    for chain in ARM_CHAINS:
+        pts = keypoints[[types.POSE_LANDMARKS.index(n) for n in chain]]
+        for k, (a, b) in enumerate(zip(pts[:-1], pts[1:])):
+            if min(a[2], b[2]) < ARM_SEEN:
+                continue
+            start = a[:2] + ARM_START * (b[:2] - a[:2]) if k == 0 else a[:2]
+            ends = [tuple(int(round(v - 0.5)) for v in p) for p in (start, b[:2])]  # pixel indices
+            cv2.line(out, ends[0], ends[1], 1, thickness, lineType=cv2.LINE_8)
+    return out.astype(bool)
+
+
+def behind_own_arms(means: np.ndarray, is_arm: np.ndarray, keypoints: np.ndarray, shape: tuple[int, int],
+                    world_to_camera: np.ndarray, K: np.ndarray, depth: float) -> np.ndarray:
+    """[N] bool: Gaussians not on an arm whose pixel a seen arm of the same person covers.
+
+    `depth`: the person's distance (m), which sets the arm's width in pixels."""
+    cover = arm_cover(keypoints, shape, ARM_RADIUS_M * K[0, 0] / max(depth, 0.1))
+    covered, inside = sample_nearest(cover, project(means, world_to_camera, K)[:, :2])
+    return covered & inside & ~is_arm
 
 
 def visible_gaussians(means: np.ndarray, normals: np.ndarray, mask: np.ndarray, depth: np.ndarray,
