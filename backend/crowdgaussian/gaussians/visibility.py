@@ -103,10 +103,12 @@ def arm_cover(keypoints: np.ndarray, shape: tuple[int, int], radius_px: float) -
     for chain in ARM_CHAINS:
         pts = keypoints[[types.POSE_LANDMARKS.index(n) for n in chain]]
         for k, (a, b) in enumerate(zip(pts[:-1], pts[1:])):
-            if min(a[2], b[2]) < ARM_SEEN:
+            if not (np.isfinite(a).all() and np.isfinite(b).all()) or min(a[2], b[2]) < ARM_SEEN:
                 continue
             start = a[:2] + ARM_START * (b[:2] - a[:2]) if k == 0 else a[:2]
-            ends = [tuple(int(round(v - 0.5)) for v in p) for p in (start, b[:2])]  # pixel indices
+            # pixel indices, kept in cv2's int range (the line itself is clipped to the image)
+            ends = [tuple(int(round(v)) for v in np.clip(p - 0.5, -4 * max(shape), 4 * max(shape)))
+                    for p in (start, b[:2])]
             cv2.line(out, ends[0], ends[1], 1, thickness, lineType=cv2.LINE_8)
     return out.astype(bool)
 
