@@ -31,8 +31,10 @@ def config(args: argparse.Namespace) -> tuple[benchmark.Config, tuple[int, ...]]
                                quality="fast")
         return cfg, ((1, 2, 4) if args.scale else ())
     seeds = list(range(start, start + args.scenes))
-    cfg = benchmark.Config(seeds=seeds, n_people=[1 + (s % 4) for s in seeds], levels=(0.0, 0.2, 0.4, 0.6),
-                           size=256, people_mode=args.people, quality=args.quality)
+    width, height = (int(v) for v in args.photo.lower().split("x"))
+    cfg = benchmark.Config(seeds=seeds, n_people=[1 + (s % args.max_people) for s in seeds],
+                           levels=(0.0, 0.2, 0.4, 0.6), size=256, people_mode=args.people, quality=args.quality,
+                           width=width, height=height)
     return cfg, (1, 2, 4, 8, 16)
 
 
@@ -41,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="small run for CI: 2 scenes x 2 people, 8 of 24 views at 128 px, no scale test")
-    parser.add_argument("--scenes", type=int, default=8, help="scenes in the full run (1-4 people each)")
+    parser.add_argument("--scenes", type=int, default=8, help="scenes in the full run (1 to --max-people people each)")
+    parser.add_argument("--max-people", type=int, default=4,
+                        help="people per scene cycle through 1..N (full run; results get an _upto<N> tag unless 4)")
+    parser.add_argument("--photo", default="512x384", help="synthetic photo size WxH (full run)")
     parser.add_argument("--scale", action="store_true", help="also run the scale test in --quick (1, 2, 4 people)")
     parser.add_argument("--people", choices=("oracle", "detect"), default="oracle",
                         help="oracle: true masks/keypoints feed the body fit; detect: the real detector")
@@ -59,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.scale_only:
         return scale_only(cfg, args.out)
-    tag = ("quality_quick" if args.quick else "quality") + ("_detect" if args.people == "detect" else "")
+    tag = ("quality_quick" if args.quick else "quality") + (f"_upto{args.max_people}" if args.max_people != 4 and not args.quick else "")
+    tag += "_detect" if args.people == "detect" else ""
     start = time.perf_counter()
     records, grids, lpips_note = benchmark.run(cfg)
     scale = [] if args.no_scale or not counts else benchmark.scale_test(counts, benchmark.REPORT_SEED_START + 500, cfg)
