@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.scale_only:
         return scale_only(cfg, args.out)
-    tag = ("quality_quick" if args.quick else "quality") + (f"_upto{args.max_people}" if args.max_people != 4 and not args.quick else "")
+    tag = "quality_quick" if args.quick else "quality"
+    tag += f"_upto{args.max_people}" if args.max_people != 4 and not args.quick else ""
     tag += "_detect" if args.people == "detect" else ""
     start = time.perf_counter()
     records, grids, lpips_note = benchmark.run(cfg)

@@ -102,14 +102,13 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
         # colour only from pixels well inside both the mask and the body's own z-buffer region
         core = _erode(person.mask & (owner == i))
         vis = visibility.visible_gaussians(a.means, a.normals, core, depth, w2c, K)
-        is_arm = parts.arm_bones(body.bones)[parts.dominant_bones(a.skin_indices, a.skin_weights)]
-        vis &= ~visibility.behind_own_arms(a.means, is_arm, person.keypoints, core.shape, w2c, K,
-                                           float(to_camera(body.root_translation, w2c)[2]))
+        dominant = parts.dominant_bones(a.skin_indices, a.skin_weights)
+        vis &= ~visibility.behind_own_arms(a.means, parts.arm_bones(body.bones)[dominant], person.keypoints,
+                                           core.shape, w2c, K, float(to_camera(body.root_translation, w2c)[2]))
         loose = visibility.visible_gaussians(a.means, a.normals, person.mask, depth, w2c, K, min_facing=0.1)
         col = _photo_colours(photo, a.means, w2c, K)
         if complete:
             regions = parts.part_labels(body.bones, a.skin_indices, a.skin_weights)
-            dominant = parts.dominant_bones(a.skin_indices, a.skin_weights)
             limbs = np.where(parts.limb_bones(body.bones)[dominant], dominant, -1)
             col = complete_colours(a.means_rest, col, vis, regions, parts.mirror_partners(a.means_rest), limbs)
         colours.append(col)

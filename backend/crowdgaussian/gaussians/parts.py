@@ -35,15 +35,13 @@ def bone_region(name: str) -> int:
 
 # Limb bones (anny names first, then generic ones): a sleeve or trouser leg looks the same at
 # the front and the back, unlike a torso (ties, zips, open jackets, logos).
-_LIMBS = ("upperarm", "lowerarm", "forearm", "elbow", "upperleg", "lowerleg", "thigh", "calf", "knee", "shin")
+_ARMS = ("upperarm", "lowerarm", "forearm", "elbow")
+_LIMBS = _ARMS + ("upperleg", "lowerleg", "thigh", "calf", "knee", "shin")
 
 
 def limb_bones(bones: list[types.Bone]) -> np.ndarray:
     """[B] bool: which bones are arm or leg segments."""
     return np.array([any(k in b.name.lower() for k in _LIMBS) for b in bones], dtype=bool)
-
-
-_ARMS = ("upperarm", "lowerarm", "forearm", "elbow")
 
 
 def arm_bones(bones: list[types.Bone]) -> np.ndarray:
