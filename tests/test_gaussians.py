@@ -196,6 +196,26 @@ def test_completion_fills_a_tank_tops_back_from_the_top_not_the_bare_arms() -> N
     assert np.percentile(np.linalg.norm(out[back] - top, axis=1), 90) < 0.1
 
 
+def test_mirror_partner_must_be_of_the_same_region() -> None:
+    """A seen hand hanging beside one thigh is not the mirror image of the other, hidden thigh:
+    that thigh continues the trousers seen below it, not the hand's skin."""
+    from crowdgaussian.gaussians.complete import complete_colours
+
+    rng = np.random.default_rng(4)
+    blob = rng.normal(size=(600, 3)) * 0.02
+    hand = blob + [-0.12, 0.0, 0.8]                    # seen
+    thigh = blob + [0.12, 0.0, 0.8]                    # hidden: its mirror image is the hand
+    shins = rng.normal(size=(1200, 3)) * [0.04, 0.04, 0.1] + [0.12, 0.0, 0.55]  # seen trousers below it
+    means = np.concatenate([hand, thigh, shins])
+    skin, trousers = np.array([0.8, 0.6, 0.5]), np.array([0.1, 0.2, 0.6])
+    colours = np.concatenate([np.tile(skin, (600, 1)), np.zeros((600, 3)), np.tile(trousers, (1200, 1))])
+    visible = np.r_[np.ones(600, bool), np.zeros(600, bool), np.ones(1200, bool)]
+    regions = np.r_[np.full(600, parts.HANDS), np.full(1800, parts.LOWER)]
+    out = complete_colours(means, colours, visible, regions, parts.mirror_partners(means), np.full(2400, -1))
+    assert (parts.mirror_partners(means)[600:1200] >= 0).mean() > 0.5  # the test bites: partners exist
+    assert np.median(np.linalg.norm(out[600:1200] - trousers, axis=1)) < 0.1
+
+
 def _head(bald: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(means, true colours, seen) of a rest-pose head sphere facing -Y with a neck below: unless
     bald, hair round the back above the ears and over the crown behind a receding hairline, skin
@@ -310,6 +330,42 @@ def test_waist_up_person_gets_whole_body(scene: dict) -> None:
         _, own, _ = visibility.body_zbuffer([body], view, K, 160, 240)
         inner = cv2.erode((own == 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         assert a[inner].mean() > 0.99
+
+
+@pytest.mark.parametrize("table, band, legs_rgb", [
+    (0.76, (200, 160, 130), BACK[parts.LOWER]),  # forearms in front of the hips: the trousers between
+    (0.72, (200, 160, 130), None),               # forearms cover the waist: nothing known of the trousers
+    (0.72, (30, 50, 110), (30, 50, 110)),        # the waist of dark jeans just above a table
+])
+def test_hidden_legs_do_not_take_the_skin_of_arms_resting_in_front(scene: dict, table: float, band: tuple,
+                                                                    legs_rgb: tuple | None) -> None:
+    """A person seated behind a table, a band of forearms (skin) or of jeans in front of the hips
+    just above it: the hidden legs take the garment seen at the waist, never the arms' skin."""
+    body = scene["bodies"][1]
+    w, h = 240, 160
+    w2c = look_at(np.array([0.22, -1.2, 1.3]), np.array([0.22, 1.0, 1.3]))
+    cam = types.Camera(fx=220.0, fy=220.0, cx=(w - 1) / 2, cy=(h - 1) / 2, width=w, height=h, world_to_camera=w2c)
+    _, owner, face = visibility.body_zbuffer([body], w2c, cam.K(), w, h)
+    mask = owner == 0
+    rgb = np.full((h, w, 3), 250, np.uint8)
+    rgb[mask] = np.array([BACK[r] for r in range(len(parts.REGIONS))], np.uint8)[_face_regions(body)][face[mask]]
+    top = int(table * h)
+    rgb[top - 6:top][mask[top - 6:top]] = band
+    rgb[top:] = (120, 80, 40)
+    mask[top:] = False
+    person = types.Person(id=1, bbox=np.array([0, 0, w - 1, top], float), score=1.0,
+                          keypoints=np.zeros((33, 3)), mask=mask)
+    g = build_gaussians(types.Photo(rgb=rgb, full_width=w, full_height=h, scale=1.0, path="synthetic"),
+                        [person], [body], cam, fit_steps=0)[0]
+    regions = parts.part_labels(body.bones, g.skin_indices, g.skin_weights)
+    legs = (regions == parts.LOWER) & parts.limb_bones(body.bones)[parts.dominant_bones(g.skin_indices,
+                                                                                        g.skin_weights)]
+    hidden = np.median(g.colors[legs & ~g.visible], axis=0)
+    assert g.visible[legs].mean() < 0.05 and g.visible[regions == parts.LOWER].sum() > 30
+    skin = np.array(BACK[parts.HEAD]) / 255.0
+    assert np.linalg.norm(hidden - skin) > 0.3, hidden
+    if legs_rgb is not None:
+        assert np.linalg.norm(hidden - np.array(legs_rgb) / 255.0) < 0.2, hidden
 
 
 def test_visible_only_baseline_drops_hidden(scene: dict, built: list[types.Gaussians]) -> None:

@@ -2,11 +2,16 @@
 
 Sources are the interior of the seen area (its rim mixes in neighbouring colours).
 Order of evidence, all general (no per-photo tuning):
+0. where the photo shows the upper body but next to nothing of the legs (a table), the lower body's
+   samples of the person's skin colour are not taken as its garment (none are when most are):
+   they are hands and forearms resting in front of the hips, a few centimetres off the body fit's
+   arms;
 1. on arms and legs, the seen colour of the same bone straight through the limb (same x, z
    in the rest pose, which faces -Y): a sleeve or trouser leg continues round at the same
    height, so hems, stripes and cuffs carry round (not on the torso: ties, zips, open
    jackets and logos are front-only);
-2. the left/right mirror partner, if the photo sees it;
+2. the left/right mirror partner, if the photo sees it and it lies in the same region (a hand
+   hangs beside the thigh in the rest pose);
 3. the back of the head and its crown take the colour of the seen part of the head nearest to
    it: the seen sides of its back half, else its highest seen part (hair, or skin when bald;
    not the face);
@@ -22,6 +27,7 @@ Order of evidence, all general (no per-photo tuning):
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
@@ -33,6 +39,9 @@ TRUNK_MIN_SEEN = 30  # seen trunk Gaussians needed to complete a garment's trunk
 THROUGH_RADIUS = 0.03  # m: how far across (x, z) a colour is looked for straight through a limb
 FACE_FRONT_PERCENT = 30  # the face proper: the front-most 30 % of the head (rest pose), its middle half across
 HAIR_MIN_SEEN = 20  # seen Gaussians on the back half of the head needed to take the hair colour from them
+LEGS_SEEN_SHARE = 0.05  # below this share of leg Gaussians seen (interior), the photo does not show the legs
+UPPER_SEEN_SHARE = 0.1  # arms resting in front of hidden legs come with the upper body in view
+SKIN_DISTANCE = 15.0  # CIELAB distance, lightness at half weight (shading), within which a colour is skin
 # Plausible defaults for regions with no visible pixel at all (labelled as invented).
 _DEFAULTS = {
     parts.HEAD: (0.78, 0.60, 0.50),   # skin
@@ -127,6 +136,32 @@ def _through_limbs(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray
     return done
 
 
+def _arms_on_hidden_legs(colors: np.ndarray, known: np.ndarray, regions: np.ndarray, limbs: np.ndarray,
+                         skin: np.ndarray | None) -> np.ndarray:
+    """[N] bool: known lower-body Gaussians that are not its garment, when the legs are hidden: the
+    skin-coloured ones, or all of them when most are.
+
+    With the upper body in view and the lower body seen only as a sliver at the waist, the lower
+    body's samples are mostly what lies in front of it in the photo: the person's hands and
+    forearms on a table or in the lap, and what they hold. Bare legs the photo does show (their
+    share is above LEGS_SEEN_SHARE), or that peek out of an occluder that hides the upper body
+    too, keep their skin."""
+    legs = (regions == parts.LOWER) & (limbs >= 0)
+    upper = regions == parts.UPPER
+    sliver = known & (regions == parts.LOWER)
+    drop = np.zeros(len(colors), bool)
+    if (skin is None or not sliver.any() or (known & legs).sum() >= LEGS_SEEN_SHARE * legs.sum()
+            or (known & upper).sum() < UPPER_SEEN_SHARE * upper.sum()):
+        return drop
+    lab = cv2.cvtColor(np.vstack([colors[sliver], skin]).astype(np.float32)[:, None], cv2.COLOR_RGB2LAB)[:, 0]
+    distance = np.linalg.norm((lab[:-1] - lab[-1]) * (0.5, 1.0, 1.0), axis=1)
+    skin_like = distance < SKIN_DISTANCE
+    if skin_like.mean() > 0.5:  # mostly arms: the rest is what they hold, or the table they lie on
+        return sliver
+    drop[sliver] = skin_like
+    return drop
+
+
 def _median(colors: np.ndarray, sel: np.ndarray, min_count: int = 5) -> np.ndarray | None:
     """Median colour of the selected rows, None if too few."""
     return np.median(colors[sel], axis=0) if sel.sum() >= min_count else None
@@ -141,13 +176,16 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     """
     out = colors.astype(np.float64).copy()
     known = _interior(means_rest, visible, regions)
+    head = regions == parts.HEAD
+    if head.any():
+        known &= ~_arms_on_hidden_legs(out, known, regions, limbs,
+                                       _median(out, _head_zones(means_rest, head, known)[3] & known))
     known |= _through_limbs(means_rest, out, known, limbs)
     mirror = (~visible) & (partners >= 0)
-    mirror &= known[np.maximum(partners, 0)]
+    mirror &= known[np.maximum(partners, 0)] & (regions[np.maximum(partners, 0)] == regions)
     out[mirror] = out[partners[mirror]]
     known |= mirror
 
-    head = regions == parts.HEAD
     skin = None
     if head.any():
         top, back, face, proper = _head_zones(means_rest, head, known)
