@@ -298,25 +298,33 @@ def test_completion_has_no_holes_in_close_up_orbit(scene: dict, built: list[type
         assert a[inner].mean() > 0.99 and (a[inner] < 0.9).mean() < 0.005
 
 
-def test_waist_up_person_gets_whole_body(scene: dict) -> None:
-    """Seen only above a table: legs and feet still exist, opaque, in their own (invented) colours."""
-    body = scene["bodies"][1]
+def _behind_table(body: types.Body, table: float, band: tuple | None = None) -> tuple[types.Gaussians, np.ndarray]:
+    """Gaussians (no fit) and their regions of `body` photographed level with its chest, a brown
+    table covering the photo below `table` (a fraction of its height) and, if given, a band of
+    colour `band` over the person just above the table edge (forearms resting there, or a waist)."""
     w, h = 240, 160
     w2c = look_at(np.array([0.22, -1.2, 1.3]), np.array([0.22, 1.0, 1.3]))
     cam = types.Camera(fx=220.0, fy=220.0, cx=(w - 1) / 2, cy=(h - 1) / 2, width=w, height=h, world_to_camera=w2c)
     _, owner, face = visibility.body_zbuffer([body], w2c, cam.K(), w, h)
-    rgb = np.full((h, w, 3), 250, np.uint8)
-    rgb[owner == 0] = np.array([BACK[r] for r in range(len(parts.REGIONS))], np.uint8)[
-        _face_regions(body)][face[owner == 0]]
-    table = int(0.55 * h)
-    rgb[table:] = (120, 80, 40)
     mask = owner == 0
-    mask[table:] = False
-    person = types.Person(id=1, bbox=np.array([0, 0, w - 1, table], float), score=1.0,
+    rgb = np.full((h, w, 3), 250, np.uint8)
+    rgb[mask] = np.array([BACK[r] for r in range(len(parts.REGIONS))], np.uint8)[_face_regions(body)][face[mask]]
+    top = int(table * h)
+    if band is not None:
+        rgb[top - 6:top][mask[top - 6:top]] = band
+    rgb[top:] = (120, 80, 40)
+    mask[top:] = False
+    person = types.Person(id=1, bbox=np.array([0, 0, w - 1, top], float), score=1.0,
                           keypoints=np.zeros((33, 3)), mask=mask)
     g = build_gaussians(types.Photo(rgb=rgb, full_width=w, full_height=h, scale=1.0, path="synthetic"),
                         [person], [body], cam, fit_steps=0)[0]
-    regions = parts.part_labels(body.bones, g.skin_indices, g.skin_weights)
+    return g, parts.part_labels(body.bones, g.skin_indices, g.skin_weights)
+
+
+def test_waist_up_person_gets_whole_body(scene: dict) -> None:
+    """Seen only above a table: legs and feet still exist, opaque, in their own (invented) colours."""
+    body = scene["bodies"][1]
+    g, regions = _behind_table(body, 0.55)
     legs = np.isin(regions, [parts.LOWER, parts.FEET])
     assert legs.sum() > 5000 and not g.visible[legs].any() and g.visible[regions == parts.UPPER].sum() > 500
     shirt, table_rgb = np.array(BACK[parts.UPPER]) / 255.0, np.array([120, 80, 40]) / 255.0
@@ -342,22 +350,7 @@ def test_hidden_legs_do_not_take_the_skin_of_arms_resting_in_front(scene: dict, 
     """A person seated behind a table, a band of forearms (skin) or of jeans in front of the hips
     just above it: the hidden legs take the garment seen at the waist, never the arms' skin."""
     body = scene["bodies"][1]
-    w, h = 240, 160
-    w2c = look_at(np.array([0.22, -1.2, 1.3]), np.array([0.22, 1.0, 1.3]))
-    cam = types.Camera(fx=220.0, fy=220.0, cx=(w - 1) / 2, cy=(h - 1) / 2, width=w, height=h, world_to_camera=w2c)
-    _, owner, face = visibility.body_zbuffer([body], w2c, cam.K(), w, h)
-    mask = owner == 0
-    rgb = np.full((h, w, 3), 250, np.uint8)
-    rgb[mask] = np.array([BACK[r] for r in range(len(parts.REGIONS))], np.uint8)[_face_regions(body)][face[mask]]
-    top = int(table * h)
-    rgb[top - 6:top][mask[top - 6:top]] = band
-    rgb[top:] = (120, 80, 40)
-    mask[top:] = False
-    person = types.Person(id=1, bbox=np.array([0, 0, w - 1, top], float), score=1.0,
-                          keypoints=np.zeros((33, 3)), mask=mask)
-    g = build_gaussians(types.Photo(rgb=rgb, full_width=w, full_height=h, scale=1.0, path="synthetic"),
-                        [person], [body], cam, fit_steps=0)[0]
-    regions = parts.part_labels(body.bones, g.skin_indices, g.skin_weights)
+    g, regions = _behind_table(body, table, band)
     legs = (regions == parts.LOWER) & parts.limb_bones(body.bones)[parts.dominant_bones(g.skin_indices,
                                                                                         g.skin_weights)]
     hidden = np.median(g.colors[legs & ~g.visible], axis=0)
