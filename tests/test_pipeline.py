@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -224,6 +225,25 @@ def test_table_world_is_level_and_hidden_shins_hang_plumb(table_bundle):
         for side in "LR":
             shin = _posed_joint(rig, f"foot.{side}") - _posed_joint(rig, f"lowerleg01.{side}")
             assert np.degrees(np.arccos(-shin[2] / np.linalg.norm(shin))) < 20.0, (person["id"], side)
+
+
+def test_table_hidden_legs_are_not_the_skin_of_arms_on_the_table(table_bundle):
+    """t1.jpg: the table hides everybody's shins, and three people rest their hands and forearms on
+    it in front of their hips, the only lower body the photo shows of them. Their shins took that
+    skin (CIE76 distance to their own hands 2-10) until the completion stopped taking skin-coloured
+    samples of a lower body as its garment when the legs are hidden."""
+    manifest = validate_bundle(table_bundle)
+    for person in manifest["persons"]:
+        names = [b["name"] for b in json.loads((table_bundle / person["files"]["rig"]).read_text())["bones"]]
+        skin = np.load(table_bundle / person["files"]["skin"])
+        dominant = skin["indices"][np.arange(len(skin["indices"])), skin["weights"].argmax(axis=1)]
+        colours = read_gaussians_ply(table_bundle / person["files"]["gaussians"])["colors"]
+
+        def lab(*prefixes: str) -> np.ndarray:
+            sel = np.isin(dominant, [i for i, n in enumerate(names) if n.startswith(prefixes)])
+            return cv2.cvtColor(np.median(colours[sel], axis=0).astype(np.float32)[None, None],
+                                cv2.COLOR_RGB2LAB)[0, 0]
+        assert np.linalg.norm(lab("lowerleg") - lab("wrist", "metacarpal", "finger")) > 20.0, person["id"]
 
 
 def test_validation_rejects_paths_outside_and_bad_versions(bus_bundle, tmp_path):
