@@ -41,7 +41,7 @@ def _face_regions(body: types.Body) -> np.ndarray:
     """[F] fill region of each face (its first corner's dominant bone)."""
     regions = np.array([parts.bone_region(b.name) for b in body.bones])
     v = body.faces[:, 0]
-    return regions[body.skin_indices[v, np.argmax(body.skin_weights[v], axis=1)]]
+    return regions[parts.dominant_bones(body.skin_indices[v], body.skin_weights[v])]
 
 
 def make_scene() -> dict:

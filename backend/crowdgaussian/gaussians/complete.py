@@ -86,15 +86,10 @@ def _interior(points: np.ndarray, known: np.ndarray, regions: np.ndarray, k: int
     return known & known[nbr].all(axis=1) & (regions[nbr] == regions[:, None]).all(axis=1)
 
 
-def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
-                n_top: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Masks of the hair sample, the hair zone (the back of the head above the jaw, and the
-    crown: the top fifth in front), the face zone (front, below the top fifth) and the face
-    proper (its front-most part, where skin is sampled).
-
-    The hair sample is the seen part of the back zone (the sides of the head) when the photo
-    shows enough of it, else the highest seen head Gaussians: the highest seen ones are often
-    forehead, the sides carry hair round the back (or a bald head's skin)."""
+def _head_zones(means_rest: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of the back zone (the back of the head above the jaw), the crown (the top fifth in
+    front), the face zone (front, below the top fifth) and the face proper (its front-most part,
+    where skin is sampled). The back zone and the crown take the hair."""
     z, y = means_rest[head, 2], means_rest[head, 1]
     z_lo, z_hi = np.percentile(z, 5), z.max()
     front = y <= np.median(y)  # the body faces -Y
@@ -106,12 +101,20 @@ def _head_zones(means_rest: np.ndarray, head: np.ndarray, known: np.ndarray,
     proper = face.copy()  # the face itself, without the sides of the head (hair, ears)
     x = np.abs(means_rest[head, 0] - np.median(means_rest[head, 0]))
     proper[head] &= (y < np.percentile(y, FACE_FRONT_PERCENT)) & (x < 0.5 * np.percentile(x, 95))
+    return back, crown, face, proper
+
+
+def _hair_sample(means_rest: np.ndarray, head: np.ndarray, back: np.ndarray, known: np.ndarray,
+                 n_top: int = 40) -> np.ndarray:
+    """Mask of the Gaussians the hair colour is taken from: the seen part of the back zone (the
+    sides of the head) when the photo shows enough of it, else the highest seen head Gaussians
+    (those are often forehead; the sides carry hair round the back, or a bald head's skin)."""
     top = back & known
     if top.sum() < HAIR_MIN_SEEN:
         top = np.zeros_like(head)
         cand = np.flatnonzero(head & known)
         top[cand[np.argsort(-means_rest[cand, 2])[:n_top]]] = True
-    return top, back | crown, face, proper
+    return top
 
 
 def _through_limbs(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray, limbs: np.ndarray,
@@ -177,9 +180,9 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     out = colors.astype(np.float64).copy()
     known = _interior(means_rest, visible, regions)
     head = regions == parts.HEAD
-    if head.any():
-        known &= ~_arms_on_hidden_legs(out, known, regions, limbs,
-                                       _median(out, _head_zones(means_rest, head, known)[3] & known))
+    zones = _head_zones(means_rest, head) if head.any() else None
+    if zones is not None:
+        known &= ~_arms_on_hidden_legs(out, known, regions, limbs, _median(out, zones[3] & known))
     known |= _through_limbs(means_rest, out, known, limbs)
     mirror = (~visible) & (partners >= 0)
     mirror &= known[np.maximum(partners, 0)] & (regions[np.maximum(partners, 0)] == regions)
@@ -187,10 +190,11 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     known |= mirror
 
     skin = None
-    if head.any():
-        top, back, face, proper = _head_zones(means_rest, head, known)
-        hair, skin = _median(out, top), _median(out, proper & known)
-        fill_back = back & ~known
+    if zones is not None:
+        back, crown, face, proper = zones
+        hair_zone = back | crown
+        hair, skin = _median(out, _hair_sample(means_rest, head, back, known)), _median(out, proper & known)
+        fill_back = hair_zone & ~known
         if hair is not None and fill_back.any():
             out[fill_back] = hair
             known |= fill_back
@@ -198,7 +202,7 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
         # would be a guess of skin tone), not the hair a fill from the back of the head spreads
         hands = _median(out, known & (regions == parts.HANDS))
         fill_face = face & ~known
-        if skin is None and hands is not None and (back & visible).sum() >= HAIR_MIN_SEEN and fill_face.any():
+        if skin is None and hands is not None and (hair_zone & visible).sum() >= HAIR_MIN_SEEN and fill_face.any():
             out[fill_face] = hands
             known |= fill_face
 
