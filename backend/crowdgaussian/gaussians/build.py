@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FIT_STEPS = {"cpu": 100, "cuda": 300}
 INIT_OPACITY = 0.95
+# Photo sides (px, longer side) the photometric fit judges, in turn: the low one keeps what small
+# renders show (orbit views, thumbnails), the high one fits detail finer than 256 px can hold
+# (faces); fitted at one scale alone, splats look noisy at the other (classic 3DGS aliasing).
+FIT_SIDES = (256, 1024)
 OUTLINE_PX = 1.5  # fit pixels: a seen splat this near the outline is fitted to mixed pixels too
 
 
@@ -79,7 +83,7 @@ def _erode(mask: np.ndarray, frac: float = 0.002) -> np.ndarray:
 
 def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list[types.Body],
                     camera: types.Camera, device: str = "cpu", n_per_person: int = 20000,
-                    complete: bool = True, fit_steps: int | None = None,
+                    complete: bool = True, fit_steps: int | None = None, fit_sides: tuple[int, ...] = FIT_SIDES,
                     report: Callable[[float, str], None] | None = None) -> list[types.Gaussians]:
     """Gaussians of every body: anchored, coloured from the photo, completed, photometrically fitted.
 
@@ -118,10 +122,11 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     keep = [np.ones(len(v), bool) if complete else v for v in seen]
     steps = DEFAULT_FIT_STEPS.get(device, 50) if fit_steps is None else int(fit_steps)
     report(0.25, "photometric fit")
-    target = _fit_target(photo, persons, bodies, w2c, K) if any(p.mask.any() for p in persons) else None
+    targets = _fit_targets(photo, persons, bodies, w2c, K, fit_sides) if any(p.mask.any() for p in persons) else []
+    target = targets[0] if targets else None
     # every kept Gaussian takes part in the fit, so the fitted state is exactly what renders
     # (Gaussians left out kept their start values and stuck out of the outline as opaque rims)
-    fitted = _run_fit(bodies, anchored, colours, fit_colour, seen, keep, target, steps, device,
+    fitted = _run_fit(bodies, anchored, colours, fit_colour, seen, keep, targets, steps, device,
                       lambda f, m: report(0.25 + 0.7 * f, m))
     camera_centre = -w2c[:3, :3].T @ w2c[:3, 3]
     out = []
@@ -151,25 +156,28 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     return out
 
 
-def _fit_target(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], w2c: np.ndarray,
-                K: np.ndarray) -> fit.FitTarget:
-    """The photo region and resolution the photometric fit judges (on the CPU)."""
+def _fit_targets(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], w2c: np.ndarray,
+                 K: np.ndarray, sides: tuple[int, ...]) -> list[fit.FitTarget]:
+    """The photo region at each resolution the photometric fit judges (on the CPU); sides beyond
+    the photo's own are judged at the photo's, once."""
     nearest = min(float(to_camera(b.root_translation, w2c)[2]) for b in bodies)
-    return fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K, nearest)
+    own = max(photo.width, photo.height)
+    return [fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K, nearest, image_side=s)
+            for s in dict.fromkeys(min(s, own) for s in sides)]
 
 
 def _run_fit(bodies: list[types.Body], anchored: list[Anchored],
              colours: list[np.ndarray], fit_colour: list[np.ndarray], seen: list[np.ndarray],
-             active: list[np.ndarray], target: fit.FitTarget | None, steps: int, device: str,
+             active: list[np.ndarray], targets: list[fit.FitTarget], steps: int, device: str,
              report: Callable[[float, str], None]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Fit the `active` Gaussians of all people jointly (they occlude each other).
 
     Returns per person full-length (colours, opacities, scales, offsets); inactive
-    Gaussians keep their initial values, and so does everything without a `target` (no person pixels).
+    Gaussians keep their initial values, and so does everything without `targets` (no person pixels).
     """
     results = [(c.copy(), np.full(len(c), INIT_OPACITY), a.scales.copy(), a.offset.copy())
                for c, a in zip(colours, anchored)]
-    if steps <= 0 or not any(ac.any() for ac in active) or target is None:
+    if steps <= 0 or not any(ac.any() for ac in active) or not targets:
         return results
     verts, vnorm, faces, tris, mats, base_v, base_f = [], [], [], [], [], 0, 0
     for body, a, ac in zip(bodies, anchored, active):
@@ -203,8 +211,8 @@ def _run_fit(bodies: list[types.Body], anchored: list[Anchored],
         neighbours=torch.from_numpy(np.concatenate(
             [fit.surface_neighbours(a.means_rest[ac]) + base for a, ac, base in
              zip(anchored, active, np.cumsum([0] + [int(ac.sum()) for ac in active])[:-1])])).to(device))
-    on_device = fit.FitTarget(**{k: v.to(device) if isinstance(v, torch.Tensor) else v
-                                 for k, v in vars(target).items()})
+    on_device = [fit.FitTarget(**{k: v.to(device) if isinstance(v, torch.Tensor) else v
+                                  for k, v in vars(t).items()}) for t in targets]
     fitted = fit.fit(params, on_device, steps, report)[:4]
     splits = np.cumsum([int(ac.sum()) for ac in active])[:-1]
     for res, ac, *vals in zip(results, active, *(np.split(x, splits) for x in fitted)):

@@ -1,8 +1,9 @@
 """Photometric fit of the anchored Gaussians to the people's visible pixels.
 
 Lean on purpose (CPU budget): one render per step of the union of the people's boxes
-at a low working resolution (shifted K), Adam on colours, opacities, log-scale deltas
-and the normal offsets (so every mean stays triangle + barycentric + offset).
+(shifted K), the steps taking the targets' resolutions in turn (a low one and the photo's
+own, see build.FIT_SIDES), Adam on colours, opacities, log-scale deltas and the normal
+offsets (so every mean stays triangle + barycentric + offset).
 Loss: L1 colour over the people's pixels (render composited over the photo, so gaps cost
 only through the silhouette term), squared alpha-vs-mask silhouette error on the people's
 pixels and a band around them as wide as the offsets can reach (farther out a body may be
@@ -135,10 +136,11 @@ def surface_neighbours(points: np.ndarray, k: int = 8) -> np.ndarray:
     return out
 
 
-def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, str], None] | None = None,
+def fit(p: FitParams, targets: list[FitTarget], steps: int, report: Callable[[float, str], None] | None = None,
         silhouette_weight: float = 20.0, offset_weight: float = 0.02, colour_weight: float = 0.1,
         smooth_weight: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Adam fit; returns (colors [N,3], opacities [N], scales [N,3], offsets [N], stats)."""
+    """Adam fit, step k judged against targets[k % len(targets)]; returns (colors [N,3],
+    opacities [N], scales [N,3], offsets [N], stats), stats' PSNR on targets[0]."""
     col_logit = torch.logit(p.colors.clamp(0.01, 0.99)).clone().requires_grad_(True)
     op0 = ((p.opacities.clamp(MIN_OPACITY + 0.01, 0.995) - MIN_OPACITY) / (1 - MIN_OPACITY))
     op_logit = torch.logit(op0).clone().requires_grad_(True)
@@ -149,8 +151,6 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
     frozen = ~p.fit_colour
     col0 = col_logit.detach().clone()
     start_rgb, pulled = p.colors.clamp(0.01, 0.99), p.anchored_colour.float()[:, None]
-    inside = target.mask[..., None].float()
-    judged = target.judged[..., None].float()
     stats: dict = {"psnr_before": None, "psnr_after": None}
     t0, cpu0 = time.perf_counter(), time.process_time()
 
@@ -167,6 +167,8 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
         return cols, ops, scales, offset
 
     for step in range(steps + 1):
+        target = targets[0] if step == steps else targets[step % len(targets)]
+        inside, judged = target.mask[..., None].float(), target.judged[..., None].float()
         cols, ops, scales, offset = params()
         rgb, alpha, _ = rasterization(_world_means(p, offset), p.quats, scales, ops, cols,
                                       target.viewmat[None], target.K[None], target.width, target.height,
@@ -199,8 +201,9 @@ def fit(p: FitParams, target: FitTarget, steps: int, report: Callable[[float, st
         if report is not None:
             report(step / steps, f"photometric fit {step}/{steps}")
     stats["seconds"], stats["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - cpu0
-    log.info("photometric fit: %d Gaussians, %d steps at %dx%d, PSNR on person pixels %.2f -> %.2f dB, "
-             "%.1f s (%.1f s CPU)", len(p.tri), steps, target.width, target.height, stats["psnr_before"],
+    log.info("photometric fit: %d Gaussians, %d steps at %s, PSNR on person pixels %.2f -> %.2f dB, "
+             "%.1f s (%.1f s CPU)", len(p.tri), steps, " / ".join(f"{t.width}x{t.height}" for t in targets),
+             stats["psnr_before"],
              stats["psnr_after"], stats["seconds"], stats["cpu_seconds"])
     cols, ops, scales, offset = (t.detach().cpu().numpy().astype(np.float64) for t in params())
     return cols, ops, scales, offset, stats
