@@ -127,24 +127,36 @@ def test_render_through_photo_camera_matches_photo(photo_view, request):
     assert 10 * np.log10(1.0 / mse) >= 25.0
 
 
+def _photo_view_psnr(bundle: Path, manifest: dict, plys: list[dict], side: int) -> float:
+    """PSNR on the people's pixels where the render through the photo camera, `side` px on the
+    longer side, is opaque."""
+    cam, W, H = manifest["camera"], manifest["image"]["width"], manifest["image"]["height"]
+    s = side / max(W, H)
+    w, h = round(W * s), round(H * s)
+    K = np.array([[cam["fx"] * s, 0, cam["cx"] * s], [0, cam["fy"] * s, cam["cy"] * s], [0, 0, 1]])
+    rgb, _, alpha = _render(plys, cam["world_to_camera"], K, w, h)
+    image = np.asarray(Image.open(bundle / manifest["image"]["file"]).convert("RGB").resize((w, h), Image.LANCZOS),
+                       np.float64) / 255.0
+    people = np.any([np.asarray(Image.open(bundle / p["files"]["mask"]).resize((w, h), Image.BILINEAR)) >= 128
+                     for p in manifest["persons"]], axis=0)
+    judged = (alpha > 0.95) & people
+    assert judged.sum() > 2000
+    return float(10 * np.log10(1.0 / ((rgb - image) ** 2)[judged].mean()))
+
+
 @pytest.mark.parametrize("photo", ["bus", "zidane"])
 def test_photo_view_keeps_its_detail_at_full_resolution(photo, request):
     """Through the photo camera at the photo's own resolution (what an artist renders in Blender)
-    the people still match the photo where opaque. Fitted at 256 px alone, splats finer than a
-    fit pixel took colours nothing constrained: 19.4 dB on bus.jpg (24.7 on zidane.jpg) at full
-    resolution, against 30.0 (29.7) at 256 px."""
+    the people match the photo nearly as well as at 256 px. Fitted at 256 px alone, splats finer
+    than a fit pixel took colours nothing constrained: 18.7 dB on bus.jpg at full resolution
+    against 29.1 at 256 px (zidane.jpg 24.2 against 29.6); judged at both, 25.5 against 28.5
+    (26.3 against 29.3)."""
     bundle = request.getfixturevalue(f"{photo}_bundle")
     manifest = validate_bundle(bundle)
-    cam, w, h = manifest["camera"], manifest["image"]["width"], manifest["image"]["height"]
-    K = np.array([[cam["fx"], 0, cam["cx"]], [0, cam["fy"], cam["cy"]], [0, 0, 1]])
     plys = [read_gaussians_ply(bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
-    rgb, _, alpha = _render(plys, cam["world_to_camera"], K, w, h)
-    image = np.asarray(Image.open(bundle / manifest["image"]["file"]).convert("RGB"), np.float64) / 255.0
-    people = np.any([np.asarray(Image.open(bundle / p["files"]["mask"])) >= 128 for p in manifest["persons"]], axis=0)
-    judged = (alpha > 0.95) & people
-    assert judged.sum() > 50000
-    mse = ((rgb - image) ** 2)[judged].mean()
-    assert 10 * np.log10(1.0 / mse) >= 24.0
+    full = _photo_view_psnr(bundle, manifest, plys, max(manifest["image"]["width"], manifest["image"]["height"]))
+    small = _photo_view_psnr(bundle, manifest, plys, 256)
+    assert full >= 24.5 and full >= small - 4.0, (full, small)
 
 
 def test_silhouette_matches_person_masks(photo_view):

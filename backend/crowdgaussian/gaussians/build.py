@@ -17,7 +17,7 @@ from crowdgaussian.gaussians.tint import tint_sh
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FIT_STEPS = {"cpu": 100, "cuda": 300}
+DEFAULT_FIT_STEPS = {"cpu": 150, "cuda": 300}  # half of them at each of FIT_SIDES
 INIT_OPACITY = 0.95
 # Photo sides (px, longer side) the photometric fit judges, in turn: the low one keeps what small
 # renders show (orbit views, thumbnails), the high one fits detail finer than 256 px can hold
