@@ -123,7 +123,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
     steps = DEFAULT_FIT_STEPS.get(device, 50) if fit_steps is None else int(fit_steps)
     report(0.25, "photometric fit")
     targets = _fit_targets(photo, persons, bodies, w2c, K, fit_sides) if any(p.mask.any() for p in persons) else []
-    target = targets[0] if targets else None
+    target = targets[0] if targets else None  # the low side: what the outline tint is judged at
     # every kept Gaussian takes part in the fit, so the fitted state is exactly what renders
     # (Gaussians left out kept their start values and stuck out of the outline as opaque rims)
     fitted = _run_fit(bodies, anchored, colours, fit_colour, seen, keep, targets, steps, device,
