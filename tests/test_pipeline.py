@@ -50,21 +50,26 @@ def _render(gaussian_sets, viewmat, K, w, h):
     return rgb[0, ..., :3].numpy(), rgb[0, ..., 3].numpy(), alpha[0, ..., 0].numpy()
 
 
-@pytest.fixture(scope="module")
-def photo_view(bundle, manifest):
-    """Per-person renders through the photo camera at 256 px on the longer side."""
-    cam = manifest["camera"]
-    W, H = manifest["image"]["width"], manifest["image"]["height"]
-    s = 256 / max(W, H)
+def _photo_camera(bundle: Path, manifest: dict, side: int) -> tuple[np.ndarray, int, int, np.ndarray, list]:
+    """(K, width, height, photo 0..1, person masks) of the photo camera at `side` px on the longer side."""
+    cam, W, H = manifest["camera"], manifest["image"]["width"], manifest["image"]["height"]
+    s = side / max(W, H)
     w, h = round(W * s), round(H * s)
     K = np.array([[cam["fx"] * s, 0, cam["cx"] * s], [0, cam["fy"] * s, cam["cy"] * s], [0, 0, 1]])
-    plys = [read_gaussians_ply(bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
     photo = np.asarray(Image.open(bundle / manifest["image"]["file"]).convert("RGB").resize((w, h), Image.LANCZOS))
     masks = [np.asarray(Image.open(bundle / p["files"]["mask"]).resize((w, h), Image.BILINEAR)) >= 128
              for p in manifest["persons"]]
-    return {"all": _render(plys, cam["world_to_camera"], K, w, h),
-            "each": [_render([g], cam["world_to_camera"], K, w, h) for g in plys],
-            "photo": photo.astype(np.float64) / 255.0, "masks": masks, "plys": plys}
+    return K, w, h, photo.astype(np.float64) / 255.0, masks
+
+
+@pytest.fixture(scope="module")
+def photo_view(bundle, manifest):
+    """Per-person renders through the photo camera at 256 px on the longer side."""
+    K, w, h, photo, masks = _photo_camera(bundle, manifest, 256)
+    w2c = manifest["camera"]["world_to_camera"]
+    plys = [read_gaussians_ply(bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
+    return {"all": _render(plys, w2c, K, w, h), "each": [_render([g], w2c, K, w, h) for g in plys],
+            "photo": photo, "masks": masks, "plys": plys}
 
 
 def test_every_person_is_found(bus_bundle, zidane_bundle):
@@ -130,18 +135,11 @@ def test_render_through_photo_camera_matches_photo(photo_view, request):
 def _photo_view_psnr(bundle: Path, manifest: dict, plys: list[dict], side: int) -> float:
     """PSNR on the people's pixels where the render through the photo camera, `side` px on the
     longer side, is opaque."""
-    cam, W, H = manifest["camera"], manifest["image"]["width"], manifest["image"]["height"]
-    s = side / max(W, H)
-    w, h = round(W * s), round(H * s)
-    K = np.array([[cam["fx"] * s, 0, cam["cx"] * s], [0, cam["fy"] * s, cam["cy"] * s], [0, 0, 1]])
-    rgb, _, alpha = _render(plys, cam["world_to_camera"], K, w, h)
-    image = np.asarray(Image.open(bundle / manifest["image"]["file"]).convert("RGB").resize((w, h), Image.LANCZOS),
-                       np.float64) / 255.0
-    people = np.any([np.asarray(Image.open(bundle / p["files"]["mask"]).resize((w, h), Image.BILINEAR)) >= 128
-                     for p in manifest["persons"]], axis=0)
-    judged = (alpha > 0.95) & people
+    K, w, h, photo, masks = _photo_camera(bundle, manifest, side)
+    rgb, _, alpha = _render(plys, manifest["camera"]["world_to_camera"], K, w, h)
+    judged = (alpha > 0.95) & np.any(masks, axis=0)
     assert judged.sum() > 2000
-    return float(10 * np.log10(1.0 / ((rgb - image) ** 2)[judged].mean()))
+    return float(10 * np.log10(1.0 / ((rgb - photo) ** 2)[judged].mean()))
 
 
 @pytest.mark.parametrize("photo", ["bus", "zidane"])

@@ -151,6 +151,7 @@ def fit(p: FitParams, targets: list[FitTarget], steps: int, report: Callable[[fl
     frozen = ~p.fit_colour
     col0 = col_logit.detach().clone()
     start_rgb, pulled = p.colors.clamp(0.01, 0.99), p.anchored_colour.float()[:, None]
+    weights = [(t.mask[..., None].float(), t.judged[..., None].float()) for t in targets]  # (inside, judged)
     stats: dict = {"psnr_before": None, "psnr_after": None}
     t0, cpu0 = time.perf_counter(), time.process_time()
 
@@ -167,8 +168,8 @@ def fit(p: FitParams, targets: list[FitTarget], steps: int, report: Callable[[fl
         return cols, ops, scales, offset
 
     for step in range(steps + 1):
-        target = targets[0] if step == steps else targets[step % len(targets)]
-        inside, judged = target.mask[..., None].float(), target.judged[..., None].float()
+        k = 0 if step == steps else step % len(targets)
+        target, (inside, judged) = targets[k], weights[k]
         cols, ops, scales, offset = params()
         rgb, alpha, _ = rasterization(_world_means(p, offset), p.quats, scales, ops, cols,
                                       target.viewmat[None], target.K[None], target.width, target.height,
@@ -203,7 +204,6 @@ def fit(p: FitParams, targets: list[FitTarget], steps: int, report: Callable[[fl
     stats["seconds"], stats["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - cpu0
     log.info("photometric fit: %d Gaussians, %d steps at %s, PSNR on person pixels %.2f -> %.2f dB, "
              "%.1f s (%.1f s CPU)", len(p.tri), steps, " / ".join(f"{t.width}x{t.height}" for t in targets),
-             stats["psnr_before"],
-             stats["psnr_after"], stats["seconds"], stats["cpu_seconds"])
+             stats["psnr_before"], stats["psnr_after"], stats["seconds"], stats["cpu_seconds"])
     cols, ops, scales, offset = (t.detach().cpu().numpy().astype(np.float64) for t in params())
     return cols, ops, scales, offset, stats
