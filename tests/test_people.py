@@ -245,6 +245,23 @@ def test_small_people_are_found_by_the_tiles():
     _find(people, (x0 + 0.4 * 240, x0 + 0.4 * 330))  # black coat
 
 
+@pytest.mark.parametrize("canvas_size, at", [((6000, 500), (2800, 0)), ((300, 3000), (0, 1300))])
+def test_people_in_a_panorama_or_a_tall_strip_are_found(canvas_size, at):
+    """Composite (labelled as such): bus.jpg 375 px or 300 px wide inside a 6000x500 panorama or a
+    300x3000 strip of china.jpg. Tiles sized by the long side alone (1950 px and 975 px at their
+    finest) left the men a fifth of a tile or less: neither man was found in either."""
+    bus = load_photo(asset("bus.jpg")).rgb
+    w, h = canvas_size
+    canvas = cv2.resize(load_sample_image("china.jpg"), (w, h), interpolation=cv2.INTER_AREA)
+    k = min(w, h) / bus.shape[1] if w < h else h / bus.shape[0]
+    small = cv2.resize(bus, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    x0, y0 = at
+    canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    people = find_people(Photo(rgb=canvas, full_width=w, full_height=h, scale=1.0, path="composite"))
+    _find(people, (x0 + k * 90, x0 + k * 200))  # beige coat
+    _find(people, (x0 + k * 240, x0 + k * 330))  # black coat
+
+
 def test_a_face_next_to_a_found_persons_face_is_its_own_person():
     """Synthetic crowd (seed 14): the face one width beside a found person's face is a second person, not theirs."""
     from crowdgaussian.eval.runner import match_people
