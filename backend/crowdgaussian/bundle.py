@@ -64,7 +64,7 @@ def _copy_photo(photo: Photo, dest_dir: Path) -> str:
         return "image.jpg"
     from .image_io import load_photo  # full-resolution decode with all the mode conversions
 
-    full = load_photo(src, max_side=max(photo.full_width, photo.full_height))
+    full = load_photo(src, max_side=None)
     Image.fromarray(full.rgb).save(dest_dir / "image.png", compress_level=1)
     return "image.png"
 

@@ -17,6 +17,7 @@ from .errors import CrowdGaussianError
 from .types import Photo
 
 DEFAULT_MAX_SIDE = 1600  # working-image size: enough for detection and fitting, bounded cost
+MAX_FRAME_ASPECT = 16 / 9  # wider (or taller) photos are sized by their short side (see working_scale)
 MAX_PIXELS = 400_000_000  # refuse absurd sizes (decompression bombs) with a clear message
 
 _EXIF_IFD = 0x8769
@@ -62,8 +63,23 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_photo(path: str | Path, max_side: int = DEFAULT_MAX_SIDE) -> Photo:
-    """Read `path` into a Photo whose working image has at most `max_side` pixels per side."""
+def frame_side(width: int, height: int) -> float:
+    """The longer side, or MAX_FRAME_ASPECT times the shorter if less: what sizes a photo's people."""
+    long_side, short_side = max(width, height), min(width, height)
+    return long_side if long_side <= MAX_FRAME_ASPECT * short_side + 1e-9 else MAX_FRAME_ASPECT * short_side
+
+
+def working_scale(width: int, height: int, max_side: int | None = DEFAULT_MAX_SIDE) -> float:
+    """The scale of the working image: a 16:9 frame of the short side at most `max_side` px, and no
+    more pixels than a 4:3 photo at `max_side` (None: full resolution). Up to 16:9 that is the
+    longer side at most `max_side`; a panorama keeps more of its height, where its people are."""
+    if max_side is None:
+        return 1.0
+    return min(1.0, max_side / frame_side(width, height), float(np.sqrt(max_side * max_side * 0.75 / (width * height))))
+
+
+def load_photo(path: str | Path, max_side: int | None = DEFAULT_MAX_SIDE) -> Photo:
+    """Read `path` into a Photo whose working image is sized by `working_scale` (None: full resolution)."""
     path = Path(path)
     if not path.exists():
         raise CrowdGaussianError(f"{path}: no such file")
@@ -83,11 +99,10 @@ def load_photo(path: str | Path, max_side: int = DEFAULT_MAX_SIDE) -> Photo:
                 orientation = img.getexif().get(0x0112, 1)
                 if orientation in (5, 6, 7, 8):  # EXIF rotation by 90/270 swaps the sides
                     full_w, full_h = full_h, full_w
-                longest = max(full_w, full_h)
-                if longest > max_side and img.format == "JPEG":
+                scale = working_scale(full_w, full_h, max_side)
+                if scale < 1.0 and img.format == "JPEG":
                     # JPEG draft decodes at 1/2, 1/4 or 1/8 scale: bounded memory for huge photos.
-                    target = (max(1, img.size[0] * max_side // longest), max(1, img.size[1] * max_side // longest))
-                    img.draft("RGB", target)
+                    img.draft("RGB", (max(1, int(img.size[0] * scale)), max(1, int(img.size[1] * scale))))
                 img.load()
             finally:
                 Image.MAX_IMAGE_PIXELS = saved_limit
@@ -101,7 +116,6 @@ def load_photo(path: str | Path, max_side: int = DEFAULT_MAX_SIDE) -> Photo:
         raise CrowdGaussianError(f"{path}: cannot decode the image ({exc})") from None
     if min(img.size) < 16:
         raise CrowdGaussianError(f"{path}: image too small ({img.size[0]}x{img.size[1]} px)")
-    scale = min(1.0, max_side / max(full_w, full_h))
     work_w, work_h = max(1, round(full_w * scale)), max(1, round(full_h * scale))
     if img.size != (work_w, work_h):
         img = img.resize((work_w, work_h), Image.LANCZOS, reducing_gap=3.0)

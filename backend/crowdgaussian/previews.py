@@ -6,6 +6,7 @@ import numpy as np
 
 from .bundle import SceneResult
 from .gaussians import render_people
+from .image_io import MAX_FRAME_ASPECT, working_scale
 from .types import Body
 from .views import orbit_views
 
@@ -21,7 +22,7 @@ def render_photo_view(scene: SceneResult, max_side: int = OVERLAY_MAX_SIDE,
                       device: str = "cpu") -> tuple[np.ndarray, np.ndarray, float]:
     """Render all people through the photo camera: (rgb [H,W,3] 0..1, alpha [H,W], scale vs full res)."""
     cam = scene.camera
-    scale = min(1.0, max_side / max(cam.width, cam.height))
+    scale = working_scale(cam.width, cam.height, max_side)  # a panorama keeps its height readable
     w, h = max(1, round(cam.width * scale)), max(1, round(cam.height * scale))
     rgb, alpha = render_people(scene.gaussians, cam.world_to_camera[None], cam.K(scale)[None], w, h,
                                background=(0.0, 0.0, 0.0), device=device)
@@ -29,12 +30,13 @@ def render_photo_view(scene: SceneResult, max_side: int = OVERLAY_MAX_SIDE,
 
 
 def overlay(scene: SceneResult, device: str = "cpu") -> np.ndarray:
-    """The reconstruction composited over the photo, side by side with the photo itself."""
+    """The reconstruction composited over the photo, beside the photo itself (below it, for a
+    photo wider than 16:9)."""
     rgb, alpha, _ = render_photo_view(scene, device=device)
     h, w = alpha.shape
     photo = cv2.resize(scene.photo.rgb, (w, h), interpolation=cv2.INTER_AREA).astype(np.float64) / 255.0
     comp = rgb + (1.0 - alpha[..., None]) * photo * 0.35  # dim the photo where nothing was rendered
-    return np.concatenate([_to_uint8(photo), _to_uint8(comp)], axis=1)
+    return np.concatenate([_to_uint8(photo), _to_uint8(comp)], axis=0 if w > MAX_FRAME_ASPECT * h else 1)
 
 
 def orbit_grid(scene: SceneResult, n_views: int = 8, size: int = VIEW_SIZE, device: str = "cpu") -> np.ndarray:

@@ -11,6 +11,7 @@ import torch
 
 from crowdgaussian import types
 from crowdgaussian.camera import to_camera
+from crowdgaussian.image_io import frame_side
 from crowdgaussian.gaussians import anchor, fit, parts, visibility
 from crowdgaussian.gaussians.complete import complete_colours
 from crowdgaussian.gaussians.tint import tint_sh
@@ -159,9 +160,9 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
 def _fit_targets(photo: types.Photo, persons: list[types.Person], bodies: list[types.Body], w2c: np.ndarray,
                  K: np.ndarray, sides: tuple[int, ...]) -> list[fit.FitTarget]:
     """The photo region at each resolution the photometric fit judges (on the CPU); sides beyond
-    the photo's own are judged at the photo's, once."""
+    the photo's own (its `frame_side`) are judged at the photo's, once."""
     nearest = min(float(to_camera(b.root_translation, w2c)[2]) for b in bodies)
-    own = max(photo.width, photo.height)
+    own = frame_side(photo.width, photo.height)
     return [fit.make_target(photo.rgb, [p.mask for p in persons], w2c, K, nearest, image_side=s)
             for s in dict.fromkeys(min(s, own) for s in sides)]
 

@@ -26,6 +26,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from crowdgaussian.gaussians import visibility
+from crowdgaussian.image_io import frame_side
 from crowdgaussian.gaussians.anchor import anchor_points_torch
 from crowdgaussian.render import rasterization
 
@@ -77,7 +78,7 @@ class FitParams:
 def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera: np.ndarray,
                 K: np.ndarray, nearest_depth: float, image_side: int = 256, margin: float = 0.05) -> FitTarget:
     """Crop the union of the masks' boxes (plus a margin) out of the photo resized to a
-    longer side of `image_side` px (the resolution the photo view is judged at).
+    `frame_side` of `image_side` px (the resolution the photo view is judged at).
 
     `nearest_depth` (m, the nearest person's) sets the band the silhouette term judges around
     the masks: MAX_OFFSET seen at that depth, plus a pixel of blur."""
@@ -87,7 +88,7 @@ def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera:
     pad = margin * max(h, w)
     x0, x1 = int(max(0, xs.min() - pad)), int(min(w, xs.max() + 1 + pad))
     y0, y1 = int(max(0, ys.min() - pad)), int(min(h, ys.max() + 1 + pad))
-    s = min(1.0, image_side / max(h, w))
+    s = min(1.0, image_side / frame_side(w, h))
     cw, ch = max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))
     img = cv2.resize(photo_rgb[y0:y1, x0:x1], (cw, ch), interpolation=cv2.INTER_AREA)
     msk = cv2.resize(union[y0:y1, x0:x1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..image_io import frame_side
 from ..types import Person, Photo
 
 VISIBLE = 0.5
@@ -39,7 +40,7 @@ def draw_detections(photo: Photo, people: list[Person]) -> np.ndarray:
         col = np.array(palette(p.id), np.float32)
         img[p.mask] = img[p.mask] * 0.55 + col * 0.45
     img = np.clip(img, 0, 255).astype(np.uint8)
-    thick = max(1, round(max(img.shape[:2]) / 400))
+    thick = max(1, round(frame_side(img.shape[1], img.shape[0]) / 400))
     for p in people:
         col = palette(p.id)
         x0, y0, x1, y1 = np.round(p.bbox).astype(int)

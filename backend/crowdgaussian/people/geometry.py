@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..image_io import frame_side
+
 
 @dataclass(frozen=True)
 class Roi:
@@ -71,20 +73,17 @@ def tensor_map_to_photo(m: np.ndarray, values: np.ndarray, shape: tuple[int, int
                           borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
-MAX_FRAME_ASPECT = 16 / 9  # tiles of wider (or taller) photos are sized as for a 16:9 frame of their short side
-
-
 def square_tiles(width: int, height: int, levels: tuple[int, ...] = (1, 2, 3, 4),
                  overlap: float = 1.3, min_side: float = 112.0) -> list[Roi]:
     """Square regions: the whole photo, then overlapping tiles of side frame/n*overlap per level,
-    where the frame is the longer side, or MAX_FRAME_ASPECT times the shorter side if less (in a
+    where the frame is `frame_side`: the longer side, or 16/9 of the shorter one if less (in a
     panorama or a tall strip people are sized by the short side, as in a 16:9 photo).
 
     Levels whose tiles would be smaller than `min_side` px are skipped: blowing up a few
     pixels adds cost, not information.
     """
     long_side = max(width, height)
-    frame = min(long_side, MAX_FRAME_ASPECT * min(width, height))
+    frame = frame_side(width, height)
     rois = []
     for n in levels:
         side = long_side if n == 1 else frame / n * overlap
