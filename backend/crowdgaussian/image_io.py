@@ -71,11 +71,11 @@ def frame_side(width: int, height: int) -> float:
 
 def working_scale(width: int, height: int, max_side: int | None = DEFAULT_MAX_SIDE) -> float:
     """The scale of the working image: a 16:9 frame of the short side at most `max_side` px, and no
-    more pixels than a 4:3 photo at `max_side` (None: full resolution). Up to 16:9 that is the
+    more pixels than a square photo at `max_side` (None: full resolution). Up to 16:9 that is the
     longer side at most `max_side`; a panorama keeps more of its height, where its people are."""
     if max_side is None:
         return 1.0
-    return min(1.0, max_side / frame_side(width, height), float(np.sqrt(max_side * max_side * 0.75 / (width * height))))
+    return min(1.0, max_side / frame_side(width, height), float(np.sqrt(max_side * max_side / (width * height))))
 
 
 def load_photo(path: str | Path, max_side: int | None = DEFAULT_MAX_SIDE) -> Photo:
