@@ -63,7 +63,7 @@ def anchor_body(body: types.Body, n: int, seed: int = 0) -> Anchored:
 def _photo_colours(photo: types.Photo, means: np.ndarray, world_to_camera: np.ndarray,
                    K: np.ndarray) -> np.ndarray:
     """[N, 3] photo colour (0..1, bilinear, lightly blurred) at each Gaussian's projection."""
-    img = cv2.GaussianBlur(photo.rgb, (0, 0), sigmaX=max(0.5, 0.0015 * max(photo.width, photo.height)))
+    img = cv2.GaussianBlur(photo.rgb, (0, 0), sigmaX=max(0.5, 0.0015 * frame_side(photo.width, photo.height)))
     px = visibility.project(means, world_to_camera, K)[:, :2].astype(np.float32)
     n = len(px)
     cols = 1024  # cv2.remap maps must stay below 32767 rows: lay the points out as a 2D grid
@@ -76,8 +76,8 @@ def _photo_colours(photo: types.Photo, means: np.ndarray, world_to_camera: np.nd
 
 
 def _erode(mask: np.ndarray, frac: float = 0.002) -> np.ndarray:
-    """The mask shrunk by ~frac of the image's longer side (keeps edge colours off the background)."""
-    r = max(1, round(frac * max(mask.shape)))
+    """The mask shrunk by ~frac of the image's `frame_side` (keeps edge colours off the background)."""
+    r = max(1, round(frac * frame_side(mask.shape[1], mask.shape[0])))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     return cv2.erode(mask.astype(np.uint8), kernel) > 0
 
@@ -142,7 +142,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
         # or sampled inside the mask); what the fit changed there to match outline pixels, which mix
         # in the background, becomes a tint seen from the photo camera only (gaussians.tint)
         on_outline = target is not None and fit.outline_distance(target, a.means) <= OUTLINE_PX
-        edge_on = ((moved & ~vis) | (vis & on_outline))[kp]
+        edge_on = ((moved | vis) & on_outline)[kp]
         tint = np.where(edge_on[:, None], cols[kp] - start[kp], 0.0)
         base = np.where(edge_on[:, None], start[kp], cols[kp])
         dc_shift, sh_rest = tint_sh(means, camera_centre, tint)

@@ -85,7 +85,7 @@ def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera:
     union = np.any(np.stack(masks), axis=0)
     h, w = union.shape
     ys, xs = np.nonzero(union)
-    pad = margin * max(h, w)
+    pad = margin * frame_side(w, h)
     x0, x1 = int(max(0, xs.min() - pad)), int(min(w, xs.max() + 1 + pad))
     y0, y1 = int(max(0, ys.min() - pad)), int(min(h, ys.max() + 1 + pad))
     s = min(1.0, image_side / frame_side(w, h))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..image_io import frame_side
 from ..types import Person, Photo
 from .candidates import (BACK_MAX_LEAN, NOSE, Candidate, body_scale, detected_candidates, face_seeded,
                          facing_camera, in_company, leans_at_most, same_person, seen_from_behind,
@@ -146,7 +147,7 @@ def _person(f: _Found, mask: np.ndarray, shape: tuple[int, int]) -> Person:
     xs = np.concatenate([keypoints[inside, 0], mx])
     ys = np.concatenate([keypoints[inside, 1], my])
     bbox = np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float64)
-    margin = OUTSIDE * max(h, w)
+    margin = OUTSIDE * frame_side(w, h)
     core = c.points[CORE_BODY]
     cut_points = bool(np.any((core[:, 0] < -margin) | (core[:, 0] > w - 1 + margin)
                              | (core[:, 1] < -margin) | (core[:, 1] > h - 1 + margin)))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..image_io import frame_side
 from .candidates import (CORE, LANDMARK_MIN_FLAG, Candidate, all_detections, body_scale, cluster_by_face, consensus,
                          seed_rois)
 from .faces import neck_length
@@ -50,7 +51,7 @@ class Recovered:
     def touches_border(self) -> bool:
         """Whether its pixels reach the photo's edge (the person is cut by the frame)."""
         h, w = self.pixels.shape
-        m = max(1, int(round(EDGE_MARGIN * max(h, w))))
+        m = max(1, int(round(EDGE_MARGIN * frame_side(w, h))))
         return bool(self.pixels[:m].any() or self.pixels[-m:].any() or self.pixels[:, :m].any()
                     or self.pixels[:, -m:].any())
 
@@ -62,7 +63,7 @@ def explain_away(rgb: np.ndarray, owned: np.ndarray) -> np.ndarray:
     detector. It runs on a copy shrunk to INPAINT_SIDE px, so the cost does not grow with the photo.
     """
     h, w = owned.shape
-    k = max(3, int(round(EDGE_MARGIN * max(h, w))) | 1)
+    k = max(3, int(round(EDGE_MARGIN * frame_side(w, h))) | 1)
     grown = cv2.dilate(owned.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     f = min(1.0, INPAINT_SIDE / max(h, w))
     small = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
@@ -77,7 +78,7 @@ def explain_away(rgb: np.ndarray, owned: np.ndarray) -> np.ndarray:
 def selfie_regions(blanked: np.ndarray) -> list[np.ndarray]:
     """Boxes (x0 y0 x1 y1) of large, tall connected regions of selfie-segmentation person pixels."""
     h, w = blanked.shape[:2]
-    k = max(3, int(round(EDGE_MARGIN * max(h, w))) | 1)
+    k = max(3, int(round(EDGE_MARGIN * frame_side(w, h))) | 1)
     person = (person_probability(blanked) >= 0.5).astype(np.uint8)
     person = cv2.morphologyEx(person, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     n, _, stats, _ = cv2.connectedComponentsWithStats(person, connectivity=8)
