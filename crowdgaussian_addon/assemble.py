@@ -28,6 +28,13 @@ def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
     return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
 
 
+def srgb_to_linear_slope(rgb: np.ndarray) -> np.ndarray:
+    """d(scene-linear)/d(sRGB) at each sRGB value: carries a small sRGB colour offset (the SH tint
+    around the DC colour) into scene-linear."""
+    rgb = np.clip(rgb, 0.0, 1.0)
+    return np.where(rgb <= 0.04045, 1.0 / 12.92, 2.4 / 1.055 * ((rgb + 0.055) / 1.055) ** 1.4)
+
+
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """[N,4] unit quaternions (w x y z) -> [N,3,3] rotation matrices."""
     w, x, y, z = q.T
@@ -170,6 +177,14 @@ def build_splats(person: PersonData, name: str, armature: bpy.types.Object, coll
     rgb = srgb_to_linear(s.colors) if linear_colors else np.clip(s.colors, 0.0, 1.0)
     rgba = np.concatenate([rgb, np.ones((len(s.colors), 1))], axis=1)
     _face_attribute(mesh, "cg_color", "FLOAT_COLOR", rgba)
+    # the photo tint: SH bands 1-2, evaluated per view in the material (zeros where the bundle has
+    # none: a missing attribute reads alpha 1 in Cycles)
+    tint = np.zeros((len(s.colors), 8, 3)) if s.sh_rest is None else s.sh_rest * (
+        srgb_to_linear_slope(s.colors)[:, None] if linear_colors else 1.0)
+    for c, channel in enumerate("rgb"):  # per channel, bands 1-4 and 5-8 as two RGBA attributes
+        for half in range(2):
+            _face_attribute(mesh, splat_nodes.sh_attribute(channel, half), "FLOAT_COLOR",
+                            tint[:, 4 * half:4 * half + 4, c])
     _armature_modifier(obj, armature)
     group = splat_nodes.splat_group()
     mod = obj.modifiers.new("Gaussian Splats", "NODES")

@@ -29,13 +29,15 @@ class BundleError(Exception):
 @dataclass
 class SplatData:
     """Gaussians in linear form: means [N,3], quats [N,4] (w x y z, unit), scales [N,3] (m),
-    opacities [N] (0..1), colors [N,3] (sRGB 0..1, the SH DC term)."""
+    opacities [N] (0..1), colors [N,3] (sRGB 0..1, the SH DC term), sh_rest [N,8,3] (the SH
+    bands 1-2 in world directions, the photo tint; None when the bundle has none)."""
 
     means: np.ndarray
     quats: np.ndarray
     scales: np.ndarray
     opacities: np.ndarray
     colors: np.ndarray
+    sh_rest: np.ndarray | None = None
 
 
 @dataclass
@@ -155,6 +157,26 @@ def read_splats(path: Path) -> SplatData:
                      colors=np.clip(dc * SH_C0 + 0.5, 0.0, 1.0))
 
 
+SH_BANDS = 8  # SH coefficients of degrees 1 and 2 (the photo tint's degree); higher bands are not drawn
+
+
+def read_sh_bands(path: Path, count: int) -> np.ndarray | None:
+    """[count, SH_BANDS, 3] SH coefficients of degrees 1-2 of a 3DGS PLY (f_rest_*, stored channel
+    by channel), or None if it has none or they are all zero."""
+    v = read_ply_vertices(path)
+    names = sorted((n for n in v.dtype.names if n.startswith("f_rest_")), key=lambda n: int(n.rsplit("_", 1)[1]))
+    if not names:
+        return None
+    if len(v) != count:
+        raise BundleError(f"{path.name}: {len(v)} Gaussians, its rest-pose file has {count}")
+    per_channel = len(names) // 3
+    rest = np.stack([v[n] for n in names], 1).astype(np.float64).reshape(count, 3, per_channel).transpose(0, 2, 1)
+    bands = rest[:, :SH_BANDS]
+    if bands.shape[1] < SH_BANDS:
+        bands = np.concatenate([bands, np.zeros((count, SH_BANDS - bands.shape[1], 3))], axis=1)
+    return bands if np.any(bands) else None
+
+
 def _npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Load the named arrays of an .npz (no pickles), with a clear error for a missing key."""
     with np.load(path, allow_pickle=False) as data:
@@ -175,6 +197,8 @@ def load_person(root: Path, entry: dict) -> PersonData:
 def _load_person(root: Path, entry: dict) -> PersonData:
     files = entry["files"]
     splats = read_splats(_resolve_inside(root, files["gaussians_rest"], "gaussians_rest"))
+    # the photo tint lives in the photo-pose file (world view directions); the splat order is shared
+    splats.sh_rest = read_sh_bands(_resolve_inside(root, files["gaussians"], "gaussians"), len(splats.means))
     skin = _npz(_resolve_inside(root, files["skin"], "skin"), ("indices", "weights"))
     body = _npz(_resolve_inside(root, files["body"], "body"),
                 ("vertices_rest", "faces", "skin_indices", "skin_weights"))

@@ -1,5 +1,6 @@
 """The Gaussian look: a Geometry Nodes group that turns skinned carrier triangles into splats,
-and the two materials that shade each splat as opacity · exp(-½ d²) with its SH DC colour.
+and the two materials that shade each splat as opacity · exp(-½ d²) with its SH colour (DC plus
+the photo tint, bands 1-2, at the view direction).
 
 Each splat is carried by one triangle (v0 = mean, v1/v2 = mean + EDGE · first/second axis
 of its rotation) that the Armature modifier deforms; the group reads each deformed
@@ -198,7 +199,7 @@ def splat_material(points: bool) -> bpy.types.Material:
     pv = b.vmath("DOT_PRODUCT", p, v, out=1)
     d2 = b.math("SUBTRACT", b.vmath("DOT_PRODUCT", p, p, out=1), b.math("MULTIPLY", pv, pv))
     opacity = b.node("ShaderNodeAttribute", attribute_type=attr_type, attribute_name="cg_opacity").outputs["Fac"]
-    color = b.node("ShaderNodeAttribute", attribute_type=attr_type, attribute_name="cg_color").outputs["Color"]
+    color = _view_dependent_colour(b, attr_type, geo.outputs["Incoming"])
     alpha = b.math("MINIMUM", 0.99, b.math("MULTIPLY", opacity, b.math("EXPONENT", b.math("MULTIPLY", d2, -0.5))))
     keep = b.math("MULTIPLY", b.math("LESS_THAN", d2, 9.0), b.math("GREATER_THAN", alpha, 1.0 / 255.0))
     keep = b.math("MULTIPLY", keep, b.math("SUBTRACT", 1.0, geo.outputs["Backfacing"]))
@@ -207,6 +208,49 @@ def splat_material(points: bool) -> bpy.types.Material:
                                          2: emission})
     b.tree.links.new(mix.outputs[0], b.node("ShaderNodeOutputMaterial").inputs["Surface"])
     return mat
+
+
+# Real SH basis of degrees 1-2 in gsplat's order and signs, as (factor, monomial) over the unit
+# direction d = (x, y, z) from the camera to the splat (world space); Y6 adds a constant.
+SH_BASIS = ((-0.48860251190292, "y"), (0.48860251190292, "z"), (-0.48860251190292, "x"),
+            (1.092548430592079, "xy"), (-1.092548430592079, "yz"), (0.9461746957575601, "zz"),
+            (-1.092548430592079, "xz"), (0.5462742152960395, "xx-yy"))
+SH_Y6_CONSTANT = -0.3153915652525201
+
+
+def sh_attribute(channel: str, half: int) -> str:
+    """Name of the RGBA attribute holding SH bands 1-4 (half 0) or 5-8 (half 1) of one colour
+    channel. Six such attributes, with cg_color and cg_opacity, are EEVEE's limit of eight
+    per-instance attributes a material may read."""
+    return f"cg_sh_{channel}{half}"
+
+
+def _view_dependent_colour(b: _Builder, attr_type: str, incoming: bpy.types.NodeSocket) -> bpy.types.NodeSocket:
+    """cg_color plus the SH bands 1-2 (the photo tint, `sh_attribute`) at the view direction,
+    clamped at 0 as 3DGS does."""
+    towards = b.node("ShaderNodeVectorMath", {0: incoming, "Scale": -1.0}, operation="SCALE").outputs[0]
+    d = b.node("ShaderNodeSeparateXYZ", {0: b.vmath("NORMALIZE", towards)})  # Incoming points back to the eye
+    x, y, z = d.outputs[0], d.outputs[1], d.outputs[2]
+    monomials = {"x": x, "y": y, "z": z, "xy": b.math("MULTIPLY", x, y), "yz": b.math("MULTIPLY", y, z),
+                 "xz": b.math("MULTIPLY", x, z), "zz": b.math("MULTIPLY", z, z),
+                 "xx-yy": b.math("SUBTRACT", b.math("MULTIPLY", x, x), b.math("MULTIPLY", y, y))}
+    basis = []
+    for factor, monomial in SH_BASIS:
+        value = b.math("MULTIPLY", monomials[monomial], factor)
+        basis.append(b.math("ADD", value, SH_Y6_CONSTANT) if monomial == "zz" else value)
+    firsts = [b.node("ShaderNodeCombineXYZ", {i: basis[4 * half + i] for i in range(3)}).outputs[0] for half in range(2)]
+    channels = []
+    for channel in "rgb":
+        total = None
+        for half in range(2):
+            attr = b.node("ShaderNodeAttribute", attribute_type=attr_type, attribute_name=sh_attribute(channel, half))
+            part = b.math("MULTIPLY_ADD", attr.outputs["Alpha"], basis[4 * half + 3],
+                          b.vmath("DOT_PRODUCT", attr.outputs["Vector"], firsts[half], out=1))
+            total = part if total is None else b.math("ADD", total, part)
+        channels.append(total)
+    tint = b.node("ShaderNodeCombineXYZ", {i: channels[i] for i in range(3)}).outputs[0]
+    colour = b.node("ShaderNodeAttribute", attribute_type=attr_type, attribute_name="cg_color").outputs["Vector"]
+    return b.vmath("MAXIMUM", b.vmath("ADD", colour, tint), (0.0, 0.0, 0.0))
 
 
 def splat_group() -> bpy.types.NodeTree:

@@ -78,7 +78,9 @@ def test_eevee_matches_rasterizer(small_bundle: Path, tmp_path: Path, run_blende
 
 
 def test_real_bundle_cycles_matches_rasterizer(bus_bundle: Path, tmp_path: Path, run_blender) -> None:
-    """The pipeline's bundle through the photo camera at ~25%: Cycles vs the rasterizer; also vs the photo."""
+    """The pipeline's bundle through the photo camera at ~25%: Cycles vs the rasterizer, and vs the
+    photo inside the people's masks. The photo tint (SH bands 1-2 in gaussians.ply) is drawn: with
+    the DC colour alone Blender showed the people at 20.4 dB against the photo, with it 24.2."""
     from PIL import Image
 
     bundle = bus_bundle  # bus.jpg through the real CLI, once per session (tests/conftest.py)
@@ -99,5 +101,5 @@ def test_real_bundle_cycles_matches_rasterizer(bus_bundle: Path, tmp_path: Path,
         people = render[..., 3] > 0.5
     photo_db = 10 * np.log10(1 / np.mean((render[..., :3][people] - photo[people]) ** 2))
     print(f"real bundle {w}x{h}: Cycles vs rasterizer RGB {rgb_db:.1f} dB, alpha {alpha_db:.1f} dB over {n} px; "
-          f"vs the photo inside the masks {photo_db:.1f} dB (reconstruction quality, not asserted)")
-    assert rgb_db >= GOALS_DB["CYCLES"]
+          f"vs the photo inside the masks {photo_db:.1f} dB")
+    assert rgb_db >= GOALS_DB["CYCLES"] and photo_db >= 22.0
