@@ -437,6 +437,23 @@ def test_outline_splats_show_the_background_only_to_the_photo_camera(scene: dict
     assert np.quantile(err, 0.95) < 0.1 and from_side[:, 2].max() < 0.4, (np.quantile(err, 0.95), from_side[:, 2].max())
 
 
+def test_outline_distance_is_small_only_near_the_outline() -> None:
+    """A 40-px square mask in a 100-px photo: a point projecting on its centre lies 20 px from the
+    outline, one on its edge about 1 px, one 10 px outside about 10 px. (Until 2026-11-28 the
+    distance was the smaller of the inside and outside distance maps, 0 everywhere, so every
+    seen splat counted as an outline splat and kept its fitted colour only as a photo tint.)"""
+    from crowdgaussian.gaussians import fit
+
+    mask = np.zeros((100, 100), bool)
+    mask[30:70, 30:70] = True
+    K = np.array([[100.0, 0.0, 50.0], [0.0, 100.0, 50.0], [0.0, 0.0, 1.0]])
+    target = fit.make_target(np.zeros((100, 100, 3), np.uint8), [mask], np.eye(4), K, 1.0, image_side=100, margin=0.2)
+    pixels = np.array([[50.0, 50.0], [30.5, 50.0], [20.0, 50.0]])  # centre, on the edge, 10 px outside
+    points = np.c_[(pixels - 50.0) / 100.0, np.ones(3)]
+    d = fit.outline_distance(target, points)
+    assert d[0] >= 15 and d[1] <= 1.5 and 8 <= d[2] <= 12, d
+
+
 def test_photo_tint_is_seen_from_the_photo_camera_only() -> None:
     """tint_sh adds the whole tint towards the photo camera, none side-on or from behind (exact SH)."""
     rng = np.random.default_rng(0)

@@ -142,7 +142,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
         # or sampled inside the mask); what the fit changed there to match outline pixels, which mix
         # in the background, becomes a tint seen from the photo camera only (gaussians.tint)
         on_outline = target is not None and fit.outline_distance(target, a.means) <= OUTLINE_PX
-        edge_on = ((moved | vis) & on_outline)[kp]
+        edge_on = ((moved & ~vis) | (vis & on_outline))[kp]
         tint = np.where(edge_on[:, None], cols[kp] - start[kp], 0.0)
         base = np.where(edge_on[:, None], start[kp], cols[kp])
         dc_shift, sh_rest = tint_sh(means, camera_centre, tint)

@@ -110,8 +110,8 @@ def outline_distance(target: FitTarget, means: np.ndarray) -> np.ndarray:
     """[N] distance (fit pixels) from each world point's projection to the nearest outline of the
     people's union mask, the pixels whose colour mixes a person with what lies behind."""
     mask = target.mask.cpu().numpy().astype(np.uint8)
-    to_edge = np.minimum(cv2.distanceTransform(mask, cv2.DIST_L2, 3),
-                         cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3))  # 0.. either side of the outline
+    # inside: the distance to the nearest background pixel; outside: to the nearest person pixel
+    to_edge = np.maximum(cv2.distanceTransform(mask, cv2.DIST_L2, 3), cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3))
     px = visibility.project(np.asarray(means, np.float64), target.viewmat.cpu().numpy().astype(np.float64),
                             target.K.cpu().numpy().astype(np.float64))
     dist, _ = visibility.sample_nearest(to_edge, px[:, :2])  # beyond the crop: its border pixel
