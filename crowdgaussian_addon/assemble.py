@@ -16,7 +16,7 @@ import numpy as np
 from mathutils import Matrix
 
 from . import splat_nodes
-from .bundle import PersonData, SplatData
+from .bundle import SH_BANDS, PersonData, SplatData
 from .camera import opencv_to_blender
 
 MIN_BONE_LENGTH = 1e-3  # Blender deletes zero-length bones when leaving edit mode
@@ -179,7 +179,7 @@ def build_splats(person: PersonData, name: str, armature: bpy.types.Object, coll
     _face_attribute(mesh, "cg_color", "FLOAT_COLOR", rgba)
     # the photo tint: SH bands 1-2, evaluated per view in the material (zeros where the bundle has
     # none: a missing attribute reads alpha 1 in Cycles)
-    tint = np.zeros((len(s.colors), 8, 3)) if s.sh_rest is None else s.sh_rest * (
+    tint = np.zeros((len(s.colors), SH_BANDS, 3)) if s.sh_rest is None else s.sh_rest * (
         srgb_to_linear_slope(s.colors)[:, None] if linear_colors else 1.0)
     for c, channel in enumerate("rgb"):  # per channel, bands 1-4 and 5-8 as two RGBA attributes
         for half in range(2):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -14,7 +15,8 @@ def rasterize_bundle(bundle: Path, scale: float, gaussians: list[dict] | None = 
     """RGBA float [H,W,4] of all persons' world Gaussians rendered by crowdgaussian.render."""
     import torch
 
-    from crowdgaussian.ply import SH_C0, read_gaussians_ply
+    from crowdgaussian.gaussians.tint import render_colors
+    from crowdgaussian.ply import read_gaussians_ply
     from crowdgaussian.render import rasterization
     from crowdgaussian.types import Camera
 
@@ -22,14 +24,12 @@ def rasterize_bundle(bundle: Path, scale: float, gaussians: list[dict] | None = 
     if gaussians is None:
         gaussians = [read_gaussians_ply(bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
     cat = {k: torch.tensor(np.concatenate([g[k] for g in gaussians]), dtype=torch.float32)
-           for k in ("means", "quats", "scales", "opacities", "colors")}
-    colors, sh_degree = cat["colors"].clamp(0, 1), None
-    if any("sh_rest" in g for g in gaussians):  # the photo tint, as a 3DGS viewer draws it
-        dc = (cat["colors"] - 0.5) / SH_C0
-        bands = max(g["sh_rest"].shape[1] for g in gaussians if "sh_rest" in g)
-        rest = [g["sh_rest"] if "sh_rest" in g else np.zeros((len(g["means"]), bands, 3)) for g in gaussians]
-        colors = torch.cat([dc[:, None], torch.tensor(np.concatenate(rest), dtype=torch.float32)], dim=1)
-        sh_degree = round(colors.shape[1] ** 0.5) - 1
+           for k in ("means", "quats", "scales", "opacities")}
+    # with the photo tint (SH bands 1-2) where the bundle has it, as a 3DGS viewer draws it
+    coeffs, sh_degree = render_colors([SimpleNamespace(**g) for g in gaussians])
+    colors = torch.tensor(coeffs, dtype=torch.float32)
+    if sh_degree is None:
+        colors = colors.clamp(0, 1)
     c = manifest["camera"]
     cam = Camera(fx=c["fx"], fy=c["fy"], cx=c["cx"], cy=c["cy"], width=manifest["image"]["width"],
                  height=manifest["image"]["height"], world_to_camera=np.array(c["world_to_camera"]))
