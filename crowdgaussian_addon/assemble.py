@@ -16,7 +16,7 @@ import numpy as np
 from mathutils import Matrix
 
 from . import splat_nodes
-from .bundle import SH_BANDS, PersonData, SplatData
+from .bundle import SH_BANDS, PersonData, SplatData, quat_to_matrix
 from .camera import opencv_to_blender
 
 MIN_BONE_LENGTH = 1e-3  # Blender deletes zero-length bones when leaving edit mode
@@ -33,15 +33,6 @@ def srgb_to_linear_slope(rgb: np.ndarray) -> np.ndarray:
     around the DC colour) into scene-linear."""
     rgb = np.clip(rgb, 0.0, 1.0)
     return np.where(rgb <= 0.04045, 1.0 / 12.92, 2.4 / 1.055 * ((rgb + 0.055) / 1.055) ** 1.4)
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """[N,4] unit quaternions (w x y z) -> [N,3,3] rotation matrices."""
-    w, x, y, z = q.T
-    return np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=1).reshape(-1, 3, 3)
 
 
 def _assign_weights(obj: bpy.types.Object, bone_names: list[str], indices: np.ndarray, weights: np.ndarray,

@@ -30,7 +30,7 @@ class BundleError(Exception):
 class SplatData:
     """Gaussians in linear form: means [N,3], quats [N,4] (w x y z, unit), scales [N,3] (m),
     opacities [N] (0..1), colors [N,3] (sRGB 0..1, the SH DC term), sh_rest [N,8,3] (the SH
-    bands 1-2 in world directions, the photo tint; None when the bundle has none)."""
+    bands 1-2, the photo tint, in the splat's own frame; None when the bundle has none)."""
 
     means: np.ndarray
     quats: np.ndarray
@@ -158,11 +158,60 @@ def read_splats(path: Path) -> SplatData:
 
 
 SH_BANDS = 8  # SH coefficients of degrees 1 and 2 (the photo tint's degree); higher bands are not drawn
+# Real SH basis of degrees 1-2 in gsplat's order and signs, as (factor, monomial) over the unit
+# direction d = (x, y, z) from the camera to the splat; Y6 adds a constant.
+SH_BASIS = ((-0.48860251190292, "y"), (0.48860251190292, "z"), (-0.48860251190292, "x"),
+            (1.092548430592079, "xy"), (-1.092548430592079, "yz"), (0.9461746957575601, "zz"),
+            (-1.092548430592079, "xz"), (0.5462742152960395, "xx-yy"))
+SH_Y6_CONSTANT = -0.3153915652525201
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """[N,4] unit quaternions (w x y z) -> [N,3,3] rotation matrices (columns: the splat's axes)."""
+    w, x, y, z = np.asarray(q, dtype=np.float64).T
+    return np.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=1).reshape(-1, 3, 3)
+
+
+def sh_basis(dirs: np.ndarray) -> np.ndarray:
+    """[..., SH_BANDS] values of the SH basis functions of degrees 1-2 at unit directions [..., 3]."""
+    x, y, z = dirs[..., 0], dirs[..., 1], dirs[..., 2]
+    monomials = {"x": x, "y": y, "z": z, "xy": x * y, "yz": y * z, "xz": x * z, "zz": z * z, "xx-yy": x * x - y * y}
+    return np.stack([f * monomials[m] + (SH_Y6_CONSTANT if m == "zz" else 0.0) for f, m in SH_BASIS], axis=-1)
+
+
+def _fibonacci_sphere(n: int) -> np.ndarray:
+    """[n, 3] unit directions spread evenly over the sphere."""
+    k = np.arange(n) + 0.5
+    z = 1 - 2 * k / n
+    phi = np.pi * (1 + 5 ** 0.5) * k
+    return np.stack([np.sqrt(1 - z * z) * np.cos(phi), np.sqrt(1 - z * z) * np.sin(phi), z], axis=1)
+
+
+def sh_to_splat_frame(bands: np.ndarray, quats: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """SH bands 1-2 [N, SH_BANDS, 3] in world directions -> the same functions in each splat's
+    own frame (its rotation's columns), so that a view direction d reads the same colour as
+    R^T d does after: the tint then turns with the splat when a rig poses it.
+
+    Rotations keep each degree's functions among themselves, so sampling the rotated function
+    on 32 directions and solving for the coefficients is exact."""
+    samples = _fibonacci_sphere(32)
+    solve = np.linalg.pinv(sh_basis(samples))  # [SH_BANDS, 32]
+    out = np.empty_like(bands, dtype=np.float64)
+    for start in range(0, len(bands), chunk):
+        rot = quat_to_matrix(quats[start:start + chunk])
+        world = np.einsum("nij,kj->nki", rot, samples)  # R s: where local sample s points in the world
+        values = np.einsum("nkb,nbc->nkc", sh_basis(world), bands[start:start + chunk])
+        out[start:start + chunk] = np.einsum("bk,nkc->nbc", solve, values)
+    return out
 
 
 def read_sh_bands(path: Path, count: int) -> np.ndarray | None:
     """[count, SH_BANDS, 3] SH coefficients of degrees 1-2 of a 3DGS PLY (f_rest_*, stored channel
-    by channel), or None if it has none or they are all zero."""
+    by channel), turned into each splat's own frame (`sh_to_splat_frame`, with the file's
+    rotations), or None if it has none or they are all zero."""
     v = read_ply_vertices(path)
     names = sorted((n for n in v.dtype.names if n.startswith("f_rest_")), key=lambda n: int(n.rsplit("_", 1)[1]))
     if not names:
@@ -174,7 +223,14 @@ def read_sh_bands(path: Path, count: int) -> np.ndarray | None:
     bands = rest[:, :SH_BANDS]
     if bands.shape[1] < SH_BANDS:
         bands = np.concatenate([bands, np.zeros((count, SH_BANDS - bands.shape[1], 3))], axis=1)
-    return bands if np.any(bands) else None
+    if not np.any(bands):
+        return None
+    try:
+        quats = np.stack([v[f"rot_{i}"] for i in range(4)], 1).astype(np.float64)
+    except ValueError as exc:
+        raise BundleError(f"{path.name}: not a 3DGS PLY ({exc})") from None
+    quats /= np.maximum(np.linalg.norm(quats, axis=1, keepdims=True), 1e-12)
+    return sh_to_splat_frame(bands, quats)
 
 
 def _npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -197,7 +253,8 @@ def load_person(root: Path, entry: dict) -> PersonData:
 def _load_person(root: Path, entry: dict) -> PersonData:
     files = entry["files"]
     splats = read_splats(_resolve_inside(root, files["gaussians_rest"], "gaussians_rest"))
-    # the photo tint lives in the photo-pose file (world view directions); the splat order is shared
+    # the photo tint lives in the photo-pose file (world view directions, turned into each splat's
+    # frame there); the splat order is shared
     splats.sh_rest = read_sh_bands(_resolve_inside(root, files["gaussians"], "gaussians"), len(splats.means))
     skin = _npz(_resolve_inside(root, files["skin"], "skin"), ("indices", "weights"))
     body = _npz(_resolve_inside(root, files["body"], "body"),

@@ -10,6 +10,8 @@ splats' positions AND orientations follow the rig. Two render representations:
   Blended: instances are sorted by centre like 3DGS does; the best match to a rasterizer);
 - point-cloud spheres of radius 3σ_max carrying the whitening axes as attributes (Cycles:
   much faster than ray tracing ico instances). `handlers.py` picks one per render engine.
+The photo tint is read at the view direction in the splat's own frame (the bundle reader turned
+its SH bands into that frame), so posing turns it with the splat.
 The material integrates nothing: like 3DGS it evaluates the Gaussian at the point of the
 camera ray closest to its centre (in whitened coordinates d² = |p|² − (p·v̂)²). The 3DGS
 0.3 px² screen-space blur is folded into σ for the photo camera (exact for that camera only).
@@ -19,6 +21,8 @@ from __future__ import annotations
 import math
 
 import bpy
+
+from .bundle import SH_BASIS, SH_Y6_CONSTANT
 
 GROUP_NAME = "CrowdGaussian Splats"
 MAT_INSTANCES = "CrowdGaussian Splat (instances)"
@@ -191,15 +195,23 @@ def splat_material(points: bool) -> bpy.types.Material:
                 for i in (1, 2, 3)]
         p = b.node("ShaderNodeCombineXYZ", {i: b.vmath("DOT_PRODUCT", axes[i], offset, out=1) for i in range(3)}).outputs[0]
         v = b.node("ShaderNodeCombineXYZ", {i: b.vmath("DOT_PRODUCT", axes[i], view, out=1) for i in range(3)}).outputs[0]
+        frame = [b.vmath("NORMALIZE", axis) for axis in axes]  # the splat's axes, in object space
     else:  # instance-local coordinates: the unit sphere is 3σ
         coords = b.node("ShaderNodeTexCoord").outputs["Object"]
         p = b.node("ShaderNodeVectorMath", {0: coords, "Scale": 3.0}, operation="SCALE").outputs[0]
-        v = b.node("ShaderNodeVectorTransform", {0: geo.outputs["Incoming"]}, **to_local).outputs[0]
+        view = geo.outputs["Incoming"]
+        v = b.node("ShaderNodeVectorTransform", {0: view}, **to_local).outputs[0]
+        to_world = {"vector_type": "VECTOR", "convert_from": "OBJECT", "convert_to": "WORLD"}
+        frame = [b.vmath("NORMALIZE", b.node("ShaderNodeVectorTransform", {0: axis}, **to_world).outputs[0])
+                 for axis in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))]  # the splat's axes, in world space
+    # the view direction (camera to splat) in the splat's own frame, where the bundle reader put the tint
+    towards = b.node("ShaderNodeCombineXYZ", {i: b.vmath("DOT_PRODUCT", frame[i], view, out=1) for i in range(3)})
+    towards = b.node("ShaderNodeVectorMath", {0: towards.outputs[0], "Scale": -1.0}, operation="SCALE").outputs[0]
     v = b.vmath("NORMALIZE", v)
     pv = b.vmath("DOT_PRODUCT", p, v, out=1)
     d2 = b.math("SUBTRACT", b.vmath("DOT_PRODUCT", p, p, out=1), b.math("MULTIPLY", pv, pv))
     opacity = b.node("ShaderNodeAttribute", attribute_type=attr_type, attribute_name="cg_opacity").outputs["Fac"]
-    color = _view_dependent_colour(b, attr_type, geo.outputs["Incoming"])
+    color = _view_dependent_colour(b, attr_type, towards)
     alpha = b.math("MINIMUM", 0.99, b.math("MULTIPLY", opacity, b.math("EXPONENT", b.math("MULTIPLY", d2, -0.5))))
     keep = b.math("MULTIPLY", b.math("LESS_THAN", d2, 9.0), b.math("GREATER_THAN", alpha, 1.0 / 255.0))
     keep = b.math("MULTIPLY", keep, b.math("SUBTRACT", 1.0, geo.outputs["Backfacing"]))
@@ -210,14 +222,6 @@ def splat_material(points: bool) -> bpy.types.Material:
     return mat
 
 
-# Real SH basis of degrees 1-2 in gsplat's order and signs, as (factor, monomial) over the unit
-# direction d = (x, y, z) from the camera to the splat (world space); Y6 adds a constant.
-SH_BASIS = ((-0.48860251190292, "y"), (0.48860251190292, "z"), (-0.48860251190292, "x"),
-            (1.092548430592079, "xy"), (-1.092548430592079, "yz"), (0.9461746957575601, "zz"),
-            (-1.092548430592079, "xz"), (0.5462742152960395, "xx-yy"))
-SH_Y6_CONSTANT = -0.3153915652525201
-
-
 def sh_attribute(channel: str, half: int) -> str:
     """Name of the RGBA attribute holding SH bands 1-4 (half 0) or 5-8 (half 1) of one colour
     channel. Six such attributes, with cg_color and cg_opacity, are EEVEE's limit of eight
@@ -225,11 +229,10 @@ def sh_attribute(channel: str, half: int) -> str:
     return f"cg_sh_{channel}{half}"
 
 
-def _view_dependent_colour(b: _Builder, attr_type: str, incoming: bpy.types.NodeSocket) -> bpy.types.NodeSocket:
-    """cg_color plus the SH bands 1-2 (the photo tint, `sh_attribute`) at the view direction,
-    clamped at 0 as 3DGS does."""
-    towards = b.node("ShaderNodeVectorMath", {0: incoming, "Scale": -1.0}, operation="SCALE").outputs[0]
-    d = b.node("ShaderNodeSeparateXYZ", {0: b.vmath("NORMALIZE", towards)})  # Incoming points back to the eye
+def _view_dependent_colour(b: _Builder, attr_type: str, towards: bpy.types.NodeSocket) -> bpy.types.NodeSocket:
+    """cg_color plus the SH bands 1-2 (the photo tint, `sh_attribute`, in the splat's own frame) at
+    the view direction `towards` (camera to splat, in that frame), clamped at 0 as 3DGS does."""
+    d = b.node("ShaderNodeSeparateXYZ", {0: b.vmath("NORMALIZE", towards)})
     x, y, z = d.outputs[0], d.outputs[1], d.outputs[2]
     monomials = {"x": x, "y": y, "z": z, "xy": b.math("MULTIPLY", x, y), "yz": b.math("MULTIPLY", y, z),
                  "xz": b.math("MULTIPLY", x, z), "zz": b.math("MULTIPLY", z, z),

@@ -169,6 +169,9 @@ def make_person(pid: int, n_splats: int, object_to_world: np.ndarray, pose: np.n
     opac = rng.uniform(0.35, 0.97, n_splats)
     colors = np.clip(COLORS[owner] + rng.normal(0, 0.08, (n_splats, 3)), 0.02, 0.98)
     means_w, quats_w = skin_gaussians(means, quats, indices, weights, deform)
+    # a view-dependent colour in SH bands 1-2 (like the photo tint, in world directions), strong
+    # enough that drawing it in the wrong frame shows
+    sh_rest = rng.normal(0.0, 0.12, (n_splats, 8, 3))
 
     verts, faces, v_idx = [], [], []
     for b, bone in enumerate(bones):
@@ -190,7 +193,7 @@ def make_person(pid: int, n_splats: int, object_to_world: np.ndarray, pose: np.n
     body.object_to_world = object_to_world  # field the bundle writer reads
     gs = Gaussians(means=means_w, quats=quats_w, scales=scales, opacities=opac, colors=colors, means_rest=means,
                    quats_rest=quats, skin_indices=indices, skin_weights=weights, tri=np.zeros(n_splats, np.int64),
-                   bary=np.full((n_splats, 3), 1 / 3), offset=np.zeros(n_splats))
+                   bary=np.full((n_splats, 3), 1 / 3), offset=np.zeros(n_splats), sh_rest=sh_rest)
     return body, gs
 
 

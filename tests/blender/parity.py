@@ -44,15 +44,40 @@ def rasterize_bundle(bundle: Path, scale: float, gaussians: list[dict] | None = 
     return np.concatenate([rgb[0].numpy(), alpha[0].numpy()], axis=-1)
 
 
+def turn_sh(sh_rest: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """SH bands 1-2 [N, 8, 3] of functions f turned by per-splat rotations [N, 3, 3]: the
+    coefficients of d -> f(R^T d), fitted on sampled directions with the backend's own SH basis
+    (independent of the add-on's numpy one)."""
+    import torch
+
+    from crowdgaussian.render.projection import spherical_harmonics
+
+    dirs = _sphere(64)
+    basis = np.stack([spherical_harmonics(2, torch.from_numpy(dirs), torch.eye(9, dtype=torch.float64)[j][None, :, None]
+                                          .expand(len(dirs), -1, 1))[:, 0].numpy() for j in range(1, 9)], axis=1)
+    coeffs = torch.from_numpy(np.concatenate([np.zeros((len(sh_rest), 1, 3)), sh_rest], axis=1))
+    source = np.einsum("nji,kj->nki", rotations, dirs)  # R^T d for every sample d
+    values = spherical_harmonics(2, torch.from_numpy(source), coeffs[:, None].expand(-1, len(dirs), -1, -1)).numpy()
+    return np.einsum("bk,nkc->nbc", np.linalg.pinv(basis), values)
+
+
+def _sphere(n: int) -> np.ndarray:
+    """[n, 3] unit directions on a Fibonacci sphere."""
+    k = np.arange(n) + 0.5
+    z = 1 - 2 * k / n
+    phi = np.pi * (1 + 5 ** 0.5) * k
+    return np.stack([np.sqrt(1 - z * z) * np.cos(phi), np.sqrt(1 - z * z) * np.sin(phi), z], axis=1)
+
+
 def load_render(png: str | Path) -> np.ndarray:
     """RGBA float [H,W,4] (straight alpha, sRGB colour) of a Blender PNG render."""
     return np.asarray(Image.open(png).convert("RGBA"), dtype=np.float64) / 255.0
 
 
 def over_grey(rgba: np.ndarray, premultiplied: bool) -> np.ndarray:
-    """Composite over BACKGROUND grey."""
+    """Composite over BACKGROUND grey; colours above 1 clipped as in the render's 8-bit PNG."""
     a = rgba[..., 3:4]
-    rgb = rgba[..., :3] if premultiplied else rgba[..., :3] * a
+    rgb = np.minimum(rgba[..., :3], a) if premultiplied else rgba[..., :3] * a
     return rgb + (1.0 - a) * BACKGROUND
 
 
@@ -64,6 +89,12 @@ def people_psnr(render: np.ndarray, reference: np.ndarray, threshold: float = 0.
     mse = float(np.mean((a - b) ** 2))
     mse_alpha = float(np.mean((render[..., 3][mask] - reference[..., 3][mask]) ** 2))
     return 10 * np.log10(1.0 / max(mse, 1e-12)), 10 * np.log10(1.0 / max(mse_alpha, 1e-12)), int(mask.sum())
+
+
+def psnr_where(render: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
+    """RGB PSNR over grey on the pixels of `mask`."""
+    mse = float(np.mean((over_grey(render, premultiplied=False)[mask] - over_grey(reference, premultiplied=True)[mask]) ** 2))
+    return 10 * np.log10(1.0 / max(mse, 1e-12))
 
 
 def side_by_side(render: np.ndarray, reference: np.ndarray, path: Path) -> None:
