@@ -35,6 +35,8 @@ INPUTS = (  # name, socket type, default, description
     ("Viewport Points", "NodeSocketBool", False, "Fast viewport display as plain point spheres"),
     ("Camera", "NodeSocketObject", None, "Camera whose screen blur is folded into the splats"),
     ("Screen Blur", "NodeSocketFloat", 0.0, "sqrt(0.3 px²) / focal length in render pixels (m per m of depth)"),
+    ("Photo Tint", "NodeSocketFloat", 1.0, "How much of the photo tint to draw: 1 matches the photo from its camera; "
+     "lower it for other views, where the tint of splats on the photo's outlines can show as speckles"),
 )
 
 
@@ -78,6 +80,8 @@ def _geometry_group() -> bpy.types.NodeTree:
             sock.default_value = default
         if kind == "NodeSocketFloat":
             sock.min_value = 0.0
+            if name == "Photo Tint":
+                sock.max_value = 1.0
     tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     b = _Builder(tree)
     gin = b.node("NodeGroupInput")
@@ -85,6 +89,13 @@ def _geometry_group() -> bpy.types.NodeTree:
     mesh = gin.outputs["Geometry"]
 
     points = b.node("GeometryNodeMeshToPoints", {"Mesh": mesh}, mode="FACES").outputs["Points"]
+    # the Photo Tint amount travels in cg_color's alpha (EEVEE reads at most eight instancer attributes)
+    rgb = b.node("GeometryNodeInputNamedAttribute", {"Name": "cg_color"}, data_type="FLOAT_COLOR").outputs[0]
+    sep = b.node("FunctionNodeSeparateColor", {0: rgb})
+    rgba = b.node("FunctionNodeCombineColor", {0: sep.outputs[0], 1: sep.outputs[1], 2: sep.outputs[2],
+                                               3: gin.outputs["Photo Tint"]}).outputs[0]
+    points = b.node("GeometryNodeStoreNamedAttribute", {"Geometry": points, "Name": "cg_color", "Value": rgba},
+                    data_type="FLOAT_COLOR", domain="POINT").outputs[0]
     first = b.math("MULTIPLY", b.node("GeometryNodeInputIndex").outputs[0], 3.0)
     corners = []
     for k in range(3):
@@ -252,7 +263,10 @@ def _view_dependent_colour(b: _Builder, attr_type: str, towards: bpy.types.NodeS
             total = part if total is None else b.math("ADD", total, part)
         channels.append(total)
     tint = b.node("ShaderNodeCombineXYZ", {i: channels[i] for i in range(3)}).outputs[0]
-    colour = b.node("ShaderNodeAttribute", attribute_type=attr_type, attribute_name="cg_color").outputs["Vector"]
+    colour = b.node("ShaderNodeAttribute", attribute_type=attr_type, attribute_name="cg_color")
+    # scaled by the node group's Photo Tint, which it put in cg_color's alpha
+    tint = b.node("ShaderNodeVectorMath", {0: tint, "Scale": colour.outputs["Alpha"]}, operation="SCALE").outputs[0]
+    colour = colour.outputs["Vector"]
     return b.vmath("MAXIMUM", b.vmath("ADD", colour, tint), (0.0, 0.0, 0.0))
 
 

@@ -48,6 +48,7 @@ class VIEW3D_PT_crowdgaussian(bpy.types.Panel):
         group = bpy.data.node_groups.get(GROUP_NAME)
         if mod is not None and group is not None and mod.node_group == group:
             layout.prop(mod, f'["{input_identifier(group, "Viewport Points")}"]', text="Fast Viewport Points")
+            layout.prop(mod, f'["{input_identifier(group, "Photo Tint")}"]', text="Photo Tint", slider=True)
 
 
 CLASSES = (VIEW3D_PT_crowdgaussian,)

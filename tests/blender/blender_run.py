@@ -154,6 +154,12 @@ def scenario_render(args: dict) -> dict:
     scene.render.engine = args["engine"]
     if args.get("pose"):
         pose_bone(*args["pose"])
+    if "tint" in args:  # the splat modifiers' Photo Tint (the sidebar's slider)
+        group = bpy.data.node_groups["CrowdGaussian Splats"]
+        key = next(i.identifier for i in group.interface.items_tree if i.name == "Photo Tint")
+        for obj in bpy.data.objects:
+            if "Gaussian Splats" in obj.modifiers:
+                obj.modifiers["Gaussian Splats"][key] = args["tint"]
     scene.render.resolution_percentage = args.get("percent", 100)
     scene.render.use_compositing = scene.render.use_sequencer = False
     scene.render.film_transparent = True
