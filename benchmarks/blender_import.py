@@ -8,8 +8,8 @@ Runs headless bpy (bpy==5.0.1) with temporary Blender user folders, installs the
 zip the way Install from Disk does, imports a generated bundle (tests/blender/bundle_fixture.py,
 1280x720 photo) and prints the import time and the time of a Cycles render at 25% of
 1280x720 through the photo camera (2 threads). --render-docs imports BUNDLE and writes
-crowd_camera.png (through the photo camera, composited over the photo) and crowd_side.png
-(from the side, arms posed differently) for the README.
+crowd_camera.png (through the photo camera, over grey), crowd_side.png (from the side, arms
+posed differently) and crowd_side_no_tint.png (the same, Photo Tint 0) for the README.
 """
 from __future__ import annotations
 
@@ -105,7 +105,8 @@ def _pose_arms(bpy: object, degrees: float) -> None:
 
 
 def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
-    """crowd_camera.png (photo camera, over grey) and crowd_side.png (side view, posed)."""
+    """crowd_camera.png (photo camera, over grey), crowd_side.png (side view, posed) and
+    crowd_side_no_tint.png (the same with Photo Tint 0)."""
     from PIL import Image
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,9 +151,15 @@ def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
         world.color = (0.18, 0.18, 0.2)
         if world.use_nodes and "Background" in world.node_tree.nodes:
             world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.18, 0.18, 0.2, 1.0)
-        scene.render.filepath = str(out_dir / "crowd_side.png")
-        bpy.ops.render.render(write_still=True)
-    print(f"docs renders: {camera_png} {out_dir / 'crowd_side.png'}")
+        group = bpy.data.node_groups["CrowdGaussian Splats"]
+        tint_key = next(i.identifier for i in group.interface.items_tree if i.name == "Photo Tint")
+        for amount, name in ((1.0, "crowd_side.png"), (0.0, "crowd_side_no_tint.png")):  # the sidebar's Photo Tint
+            for obj in bpy.data.objects:
+                if "Gaussian Splats" in obj.modifiers:
+                    obj.modifiers["Gaussian Splats"][tint_key] = amount
+            scene.render.filepath = str(out_dir / name)
+            bpy.ops.render.render(write_still=True)
+    print(f"docs renders: {camera_png} {out_dir / 'crowd_side.png'} {out_dir / 'crowd_side_no_tint.png'}")
 
 
 def main() -> None:
