@@ -191,9 +191,9 @@ def _fibonacci_sphere(n: int) -> np.ndarray:
 
 
 def sh_to_splat_frame(bands: np.ndarray, quats: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """SH bands 1-2 [N, SH_BANDS, 3] in world directions -> the same functions in each splat's
-    own frame (its rotation's columns), so that a view direction d reads the same colour as
-    R^T d does after: the tint then turns with the splat when a rig poses it.
+    """SH bands 1-2 [N, SH_BANDS, 3] of world-direction functions f -> those of g(l) = f(R l), R
+    each splat's rotation (columns: its axes). Read at the view direction in the splat's frame
+    (R^T d), g gives f(d) at the photo pose, and turns with the splat when a rig poses it.
 
     Rotations keep each degree's functions among themselves, so sampling the rotated function
     on 32 directions and solving for the coefficients is exact."""
