@@ -34,3 +34,29 @@ def test_a_splat_frame_tint_read_at_the_turned_direction_is_the_world_tint() -> 
     np.testing.assert_allclose(_colour(local, turned), _colour(bands, dirs), atol=1e-9)
     # not the identity: read at the world direction, the splat-frame tint is another colour
     assert np.abs(_colour(local, dirs) - _colour(bands, dirs)).mean() > 0.3
+
+
+def test_the_tint_is_read_from_the_ply_in_each_splats_frame(tmp_path: Path) -> None:
+    """read_sh_bands: degree-2 bands of a 3DGS PLY turned by the file's rotations; None where
+    they are zero (an untinted bundle) or absent (a DC-only PLY from another tool)."""
+    from plyfile import PlyData, PlyElement
+
+    from crowdgaussian.ply import write_gaussians_ply
+    from crowdgaussian_addon.bundle import read_sh_bands
+
+    rng = np.random.default_rng(5)
+    n = 40
+    quats = rng.normal(size=(n, 4))
+    quats /= np.linalg.norm(quats, axis=1, keepdims=True)
+    g = dict(means=rng.normal(size=(n, 3)), quats=quats, scales=np.full((n, 3), 0.01),
+             opacities=np.full(n, 0.9), colors=rng.random((n, 3)))
+    bands = rng.normal(size=(n, 8, 3))
+    write_gaussians_ply(tmp_path / "tinted.ply", **g, sh_rest=bands)
+    np.testing.assert_allclose(read_sh_bands(tmp_path / "tinted.ply", n), sh_to_splat_frame(bands, quats), atol=1e-5)
+    write_gaussians_ply(tmp_path / "untinted.ply", **g)
+    assert read_sh_bands(tmp_path / "untinted.ply", n) is None
+    fields = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
+              "rot_0", "rot_1", "rot_2", "rot_3"]
+    vertex = np.zeros(n, dtype=[(f, "<f4") for f in fields])
+    PlyData([PlyElement.describe(vertex, "vertex")]).write(str(tmp_path / "dc_only.ply"))
+    assert read_sh_bands(tmp_path / "dc_only.ply", n) is None
