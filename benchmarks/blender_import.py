@@ -151,12 +151,8 @@ def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
         world.color = (0.18, 0.18, 0.2)
         if world.use_nodes and "Background" in world.node_tree.nodes:
             world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.18, 0.18, 0.2, 1.0)
-        group = bpy.data.node_groups["CrowdGaussian Splats"]
-        tint_key = next(i.identifier for i in group.interface.items_tree if i.name == "Photo Tint")
-        for amount, name in ((1.0, "crowd_side.png"), (0.0, "crowd_side_no_tint.png")):  # the sidebar's Photo Tint
-            for obj in bpy.data.objects:
-                if "Gaussian Splats" in obj.modifiers:
-                    obj.modifiers["Gaussian Splats"][tint_key] = amount
+        for amount, name in ((1.0, "crowd_side.png"), (0.0, "crowd_side_no_tint.png")):
+            scene.crowdgaussian.photo_tint = amount  # the sidebar's "Photo Tint (everyone)"
             scene.render.filepath = str(out_dir / name)
             bpy.ops.render.render(write_still=True)
     print(f"docs renders: {camera_png} {out_dir / 'crowd_side.png'} {out_dir / 'crowd_side_no_tint.png'}")

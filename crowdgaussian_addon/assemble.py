@@ -191,6 +191,15 @@ def build_splats(person: PersonData, name: str, armature: bpy.types.Object, coll
     return obj
 
 
+def set_photo_tint(objects, amount: float) -> None:
+    """Set the Photo Tint input (0..1) of every splat object among `objects`."""
+    for obj in objects:
+        mod = obj.modifiers.get("Gaussian Splats") if obj.type == "MESH" else None
+        if mod is not None and mod.node_group is not None and mod.node_group.name == splat_nodes.GROUP_NAME:
+            mod[splat_nodes.input_identifier(mod.node_group, "Photo Tint")] = float(amount)
+            obj.update_tag()
+
+
 def _drive_screen_blur(obj: bpy.types.Object, mod: bpy.types.Modifier, key: str, camera: bpy.types.Object) -> None:
     """Screen Blur = sqrt(0.3) / focal length in render pixels, following lens and resolution."""
     fcurve = obj.driver_add(f'modifiers["{mod.name}"]["{key}"]')

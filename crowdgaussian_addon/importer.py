@@ -44,8 +44,9 @@ def import_bundle(context: bpy.types.Context, directory: str, viewport: str = "A
     for person, arm, coll in zip(people, armatures, collections):
         label = coll.name
         assemble.build_body(person, f"{label} Body", arm, coll)
-        assemble.build_splats(person, f"{label} Splats", arm, coll, camera, cycles, viewport_points,
-                              linear_colors=blending == "LINEAR")
+        splats = assemble.build_splats(person, f"{label} Splats", arm, coll, camera, cycles, viewport_points,
+                                       linear_colors=blending == "LINEAR")
+        assemble.set_photo_tint([splats], scene.crowdgaussian.photo_tint)  # the sidebar's setting for everyone
     handlers.configure_scene(scene, blending)
     log.info("imported %d people, %d splats in %.2f s", len(people), total, time.perf_counter() - t0)
     return collections

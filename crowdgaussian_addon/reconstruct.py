@@ -16,13 +16,18 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import backend_env, importer
+from . import assemble, backend_env, importer
 from .bundle import BundleError
 from .jobs import Job, parse_message
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2
 _ACTIVE: dict[str, ReconstructSession] = {}  # the one running session, under "session"
+
+
+def _apply_photo_tint(settings: CrowdGaussianSettings, context: bpy.types.Context) -> None:
+    """Update of the sidebar's "Photo Tint (everyone)": every person's splats take it."""
+    assemble.set_photo_tint(context.scene.objects, settings.photo_tint)
 
 
 class CrowdGaussianSettings(bpy.types.PropertyGroup):
@@ -40,6 +45,12 @@ class CrowdGaussianSettings(bpy.types.PropertyGroup):
         ("BLEND", "Beside .blend", "A crowdgaussian/ folder next to the saved .blend (temporary if unsaved)"),
         ("TEMP", "Temporary", "A temporary folder"), ("CUSTOM", "Folder", "The folder below")))
     output_dir: StringProperty(name="Folder", subtype="DIR_PATH")
+    photo_tint: FloatProperty(
+        name="Photo Tint", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+        description="How much of the photo tint every person draws (and each new import starts with): 1 matches "
+                    "the photo from its camera; lower it for other views, where the tint of splats on the "
+                    "photo's outlines can show as speckles",
+        update=_apply_photo_tint)
 
 
 class CrowdGaussianJobState(bpy.types.PropertyGroup):

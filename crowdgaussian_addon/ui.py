@@ -43,12 +43,13 @@ class VIEW3D_PT_crowdgaussian(bpy.types.Panel):
             box.label(text=state.last_error)
         layout.separator()
         layout.operator(CROWDGAUSSIAN_OT_import_bundle.bl_idname, icon="IMPORT")
+        layout.prop(settings, "photo_tint", text="Photo Tint (everyone)", slider=True)
         obj = context.object
         mod = obj.modifiers.get("Gaussian Splats") if obj is not None and obj.type == "MESH" else None
         group = bpy.data.node_groups.get(GROUP_NAME)
         if mod is not None and group is not None and mod.node_group == group:
             layout.prop(mod, f'["{input_identifier(group, "Viewport Points")}"]', text="Fast Viewport Points")
-            layout.prop(mod, f'["{input_identifier(group, "Photo Tint")}"]', text="Photo Tint", slider=True)
+            layout.prop(mod, f'["{input_identifier(group, "Photo Tint")}"]', text="Photo Tint (this person)", slider=True)
 
 
 CLASSES = (VIEW3D_PT_crowdgaussian,)

@@ -149,17 +149,15 @@ def scenario_render(args: dict) -> dict:
     install(args["zip"])
     scene = bpy.context.scene
     scene.render.engine = "BLENDER_WORKBENCH"  # the engine changes after the import: handlers must follow
+    if "tint_at_import" in args:  # the sidebar's "Photo Tint (everyone)", set before the people exist
+        scene.crowdgaussian.photo_tint = args["tint_at_import"]
     bpy.ops.crowdgaussian.import_bundle(directory=args["bundle"], viewport_display="SPLATS",
                                         color_blending=args.get("blending", "PHOTO"))
     scene.render.engine = args["engine"]
     if args.get("pose"):
         pose_bone(*args["pose"])
-    if "tint" in args:  # the splat modifiers' Photo Tint (the sidebar's slider)
-        group = bpy.data.node_groups["CrowdGaussian Splats"]
-        key = next(i.identifier for i in group.interface.items_tree if i.name == "Photo Tint")
-        for obj in bpy.data.objects:
-            if "Gaussian Splats" in obj.modifiers:
-                obj.modifiers["Gaussian Splats"][key] = args["tint"]
+    if "tint" in args:  # the sidebar's "Photo Tint (everyone)"
+        scene.crowdgaussian.photo_tint = args["tint"]
     scene.render.resolution_percentage = args.get("percent", 100)
     scene.render.use_compositing = scene.render.use_sequencer = False
     scene.render.film_transparent = True

@@ -88,14 +88,17 @@ def test_eevee_matches_rasterizer(small_bundle: Path, tmp_path: Path, run_blende
     assert _parity("BLENDER_EEVEE", small_bundle, tmp_path, run_blender, pose) >= GOALS_DB["BLENDER_EEVEE"]
 
 
-@pytest.mark.parametrize("engine", ["CYCLES", pytest.param("BLENDER_EEVEE", marks=pytest.mark.skipif(
-    os.environ.get("CROWDGAUSSIAN_TEST_EEVEE") != "1", reason="EEVEE is slow on software GL: set CROWDGAUSSIAN_TEST_EEVEE=1"))])
-def test_photo_tint_slider_at_zero_draws_the_base_colours(engine: str, small_bundle: Path, tmp_path: Path,
+@pytest.mark.parametrize("engine, when", [("CYCLES", "tint"), ("CYCLES", "tint_at_import"), pytest.param(
+    "BLENDER_EEVEE", "tint", marks=pytest.mark.skipif(os.environ.get("CROWDGAUSSIAN_TEST_EEVEE") != "1",
+                                                    reason="EEVEE is slow on software GL: set CROWDGAUSSIAN_TEST_EEVEE=1"))],
+                         ids=["cycles-set-after-import", "cycles-set-before-import", "eevee-set-after-import"])
+def test_photo_tint_slider_at_zero_draws_the_base_colours(engine: str, when: str, small_bundle: Path, tmp_path: Path,
                                                           run_blender) -> None:
-    """The sidebar's Photo Tint at 0: every splat in its DC colour, as a viewer without SH draws gaussians.ply."""
+    """The sidebar's Photo Tint (everyone) at 0, set on imported people or before they are imported:
+    every splat in its DC colour, as a viewer without SH draws gaussians.ply."""
     png = tmp_path / "untinted.png"
     run_blender("render", timeout=600, env_extra=EEVEE_ENV if engine == "BLENDER_EEVEE" else None,
-                bundle=str(small_bundle), engine=engine, png=str(png), percent=100, tint=0.0)
+                bundle=str(small_bundle), engine=engine, png=str(png), percent=100, **{when: 0.0})
     render = load_render(png)
     manifest = json.loads((small_bundle / "manifest.json").read_text())
     base = [read_gaussians_ply(small_bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
