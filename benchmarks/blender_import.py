@@ -105,8 +105,8 @@ def _pose_arms(bpy: object, degrees: float) -> None:
 
 
 def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
-    """crowd_camera.png (photo camera, over grey), crowd_side.png (side view, posed) and
-    crowd_side_no_tint.png (the same with Photo Tint 0)."""
+    """crowd_camera.png (photo camera, over grey), crowd_side.png (side view, posed, on a sunlit
+    floor) and crowd_side_no_tint.png (the same with Photo Tint 0)."""
     from PIL import Image
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -146,16 +146,51 @@ def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
         scene.camera = side
         _pose_arms(bpy, 45.0)
         scene.render.film_transparent = False
-        world = scene.world or bpy.data.worlds.new("World")
-        scene.world = world
-        world.color = (0.18, 0.18, 0.2)
-        if world.use_nodes and "Background" in world.node_tree.nodes:
-            world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.18, 0.18, 0.2, 1.0)
+        _stage(bpy, scene, (centre[0], centre[1]), 4.0 * radius)
         for amount, name in ((1.0, "crowd_side.png"), (0.0, "crowd_side_no_tint.png")):
             scene.crowdgaussian.photo_tint = amount  # the sidebar's "Photo Tint (everyone)"
             scene.render.filepath = str(out_dir / name)
             bpy.ops.render.render(write_still=True)
     print(f"docs renders: {camera_png} {out_dir / 'crowd_side.png'} {out_dir / 'crowd_side_no_tint.png'}")
+
+
+def _stage(bpy: object, scene: object, xy: tuple[float, float], size: float) -> None:
+    """A floor at z = 0 (centred at xy) lit by a sharp sun, so the people's body proxies cast their shadows; a grey
+    backdrop seen by the camera only, and a faint floor glow for the shadowed side (noise-free at
+    one sample)."""
+    bpy.ops.mesh.primitive_plane_add(size=size, location=(xy[0], xy[1], 0.0))
+    floor = bpy.context.active_object
+    mat = bpy.data.materials.new("Floor")
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    diffuse = nodes.new("ShaderNodeBsdfDiffuse")
+    diffuse.inputs["Color"].default_value = (0.35, 0.35, 0.37, 1.0)
+    glow = nodes.new("ShaderNodeEmission")
+    glow.inputs["Color"].default_value = (0.06, 0.06, 0.065, 1.0)
+    add = nodes.new("ShaderNodeAddShader")
+    links.new(diffuse.outputs[0], add.inputs[0])
+    links.new(glow.outputs[0], add.inputs[1])
+    links.new(add.outputs[0], nodes.new("ShaderNodeOutputMaterial").inputs["Surface"])
+    floor.data.materials.append(mat)
+    sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
+    sun.data.energy, sun.data.angle = 2.5, 0.0
+    sun.rotation_euler = (math.radians(40.0), 0.0, math.radians(-60.0))
+    scene.collection.objects.link(sun)
+    world = scene.world or bpy.data.worlds.new("World")
+    scene.world = world
+    world.use_nodes = True
+    nodes, links = world.node_tree.nodes, world.node_tree.links
+    nodes.clear()
+    backdrop = nodes.new("ShaderNodeBackground")
+    backdrop.inputs["Color"].default_value = (0.18, 0.18, 0.2, 1.0)
+    dark = nodes.new("ShaderNodeBackground")
+    dark.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
+    mix = nodes.new("ShaderNodeMixShader")
+    links.new(nodes.new("ShaderNodeLightPath").outputs["Is Camera Ray"], mix.inputs[0])
+    links.new(dark.outputs[0], mix.inputs[1])
+    links.new(backdrop.outputs[0], mix.inputs[2])
+    links.new(mix.outputs[0], nodes.new("ShaderNodeOutputWorld").inputs["Surface"])
 
 
 def main() -> None:

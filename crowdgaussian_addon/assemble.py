@@ -121,13 +121,17 @@ def _new_child_mesh(name: str, vertices: np.ndarray, faces: np.ndarray, armature
 
 def build_body(person: PersonData, name: str, armature: bpy.types.Object,
                collection: bpy.types.Collection) -> bpy.types.Object:
-    """The body-model mesh skinned to the armature; hidden in renders (a proxy / collider)."""
+    """The body-model mesh skinned to the armature: a proxy or collider, which renders only as the
+    person's shadow (the splats are self-lit and cast none): invisible to the camera and to
+    reflections, visible to shadow rays."""
     body = person.body
     obj = _new_child_mesh(name, body["vertices_rest"], body["faces"], armature, collection)
     bone_names = [b["name"] for b in person.rig["bones"]]
     _assign_weights(obj, bone_names, body["skin_indices"], body["skin_weights"])
     _armature_modifier(obj, armature)
-    obj.hide_render = True
+    obj.visible_camera = obj.visible_diffuse = obj.visible_glossy = False
+    obj.visible_transmission = obj.visible_volume_scatter = False
+    obj.visible_shadow = True
     obj.display_type = "WIRE"
     obj["crowdgaussian_person"] = person.id
     return obj
@@ -185,7 +189,9 @@ def build_splats(person: PersonData, name: str, armature: bpy.types.Object, coll
     if camera is not None:
         mod[splat_nodes.input_identifier(group, "Camera")] = camera
         _drive_screen_blur(obj, mod, splat_nodes.input_identifier(group, "Screen Blur"), camera)
-    obj.visible_shadow = False
+    # the splats show the photo's light and cast no shadow (the body proxy does); they light
+    # nothing either (diffuse rays hitting their emission speckled a floor beside them)
+    obj.visible_shadow = obj.visible_diffuse = False
     obj["crowdgaussian_person"] = person.id
     obj["crowdgaussian_splats"] = len(s.means)
     return obj

@@ -189,6 +189,10 @@ def splat_material(points: bool) -> bpy.types.Material:
     mat.surface_render_method = "BLENDED"  # EEVEE: per-object sorted alpha blending
     mat.use_transparency_overlap = True
     mat.use_backface_culling = False
+    if hasattr(mat, "cycles") and hasattr(mat.cycles, "emission_sampling"):
+        # the splats show the photo's own light: they are no lamps for the rest of the scene (and
+        # sampling tens of thousands of them as lights only adds noise and time)
+        mat.cycles.emission_sampling = "NONE"
     if hasattr(mat, "use_transparent_shadow"):
         mat.use_transparent_shadow = True
     tree = mat.node_tree

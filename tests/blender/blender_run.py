@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import sys
 import time
 
@@ -82,7 +83,9 @@ def scene_facts() -> dict:
             "pose_quaternions": [list(pb.rotation_quaternion) for pb in arm.pose.bones],
             "body_groups": [g.name for g in body.vertex_groups],
             "body_modifiers": [(m.type, getattr(m, "object", None) and m.object.name) for m in body.modifiers],
-            "body_hide_render": body.hide_render,
+            "body_render": {"hide_render": body.hide_render, "camera": body.visible_camera,
+                            "diffuse": body.visible_diffuse, "glossy": body.visible_glossy,
+                            "shadow": body.visible_shadow},
             "body_parent": body.parent.name if body.parent else None,
             "splat_parent": splats.parent.name if splats.parent else None,
             "splat_modifiers": [m.type for m in splats.modifiers],
@@ -183,6 +186,41 @@ def scenario_render(args: dict) -> dict:
     key = next(i.identifier for i in group.interface.items_tree if i.name == "Point Spheres")
     spheres = {o.name: bool(o.modifiers["Gaussian Splats"][key]) for o in bpy.data.objects if "Gaussian Splats" in o.modifiers}
     return {"render_seconds": seconds, "png": args["png"], "point_spheres": spheres}
+
+
+def scenario_shadow(args: dict) -> dict:
+    """Import onto a floor lit by a low sun and render through the photo camera with args["engine"],
+    with the bodies casting shadows (args["png"]) and without (args["png_without"])."""
+    install(args["zip"])
+    bpy.ops.crowdgaussian.import_bundle(directory=args["bundle"], viewport_display="SPLATS")
+    scene = bpy.context.scene
+    scene.render.engine = args["engine"]
+    bpy.ops.mesh.primitive_plane_add(size=40.0, location=(0.0, 0.0, 0.0))
+    sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
+    sun.data.energy = 3.0
+    sun.data.angle = 0.0
+    sun.rotation_euler = (math.radians(55.0), 0.0, math.radians(150.0))  # shadows fall back and to the side
+    scene.collection.objects.link(sun)
+    scene.world = scene.world or bpy.data.worlds.new("World")
+    scene.world.color = (0.05, 0.05, 0.05)
+    scene.render.film_transparent = False
+    scene.render.resolution_percentage = args.get("percent", 100)
+    scene.render.image_settings.file_format = "PNG"
+    scene.cycles.samples = 4
+    scene.cycles.use_denoising = False
+    scene.cycles.device = "CPU"
+    scene.render.threads_mode = "FIXED"
+    scene.render.threads = 2
+    out = {}
+    for key in ("png", "png_without"):
+        if key == "png_without":
+            for obj in bpy.data.objects:
+                if obj.name.endswith(" Body"):
+                    obj.visible_shadow = False
+        scene.render.filepath = args[key]
+        bpy.ops.render.render(write_still=True)
+        out[key] = args[key]
+    return out
 
 
 def _setup_reconstruct(args: dict) -> object:

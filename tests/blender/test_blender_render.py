@@ -136,3 +136,19 @@ def test_real_bundle_cycles_matches_rasterizer(bus_bundle: Path, tmp_path: Path,
     print(f"real bundle {w}x{h}: Cycles vs rasterizer RGB {rgb_db:.1f} dB, alpha {alpha_db:.1f} dB over {n} px; "
           f"vs the photo inside the masks {photo_db:.1f} dB")
     assert rgb_db >= GOALS_DB["CYCLES"] and photo_db >= 22.0
+
+
+@pytest.mark.parametrize("engine", ["CYCLES", pytest.param("BLENDER_EEVEE", marks=pytest.mark.skipif(
+    os.environ.get("CROWDGAUSSIAN_TEST_EEVEE") != "1", reason="EEVEE is slow on software GL: set CROWDGAUSSIAN_TEST_EEVEE=1"))])
+def test_bodies_cast_the_peoples_shadows(engine: str, small_bundle: Path, tmp_path: Path, run_blender) -> None:
+    """On a floor under a sun, each person's hidden body mesh casts their shadow (the splats, self-lit,
+    cast none) and shows nowhere else: turning its shadow off only brightens floor pixels."""
+    out = run_blender("shadow", timeout=600, env_extra=EEVEE_ENV if engine == "BLENDER_EEVEE" else None,
+                      bundle=str(small_bundle), engine=engine, png=str(tmp_path / "shadow.png"),
+                      png_without=str(tmp_path / "no_shadow.png"))
+    lit, unlit = (load_render(out[k])[..., :3].mean(axis=-1) for k in ("png", "png_without"))
+    darker = unlit - lit
+    side_by_side(np.dstack([lit] * 3 + [np.ones_like(lit)]), np.dstack([unlit] * 3 + [np.ones_like(unlit)]),
+                 tmp_path / "shadow_compare.png")
+    print(f"{engine} shadow: {int((darker > 0.1).sum())} px darker by > 0.1, largest brightening {-darker.min():.3f}")
+    assert (darker > 0.1).sum() > 500 and darker.min() > -0.05

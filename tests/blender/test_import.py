@@ -63,7 +63,10 @@ def test_import_builds_people_and_camera(small_bundle: Path, run_blender) -> Non
         np.testing.assert_allclose(c["bone_matrix_local"], [b["matrix"] for b in rig["bones"]], atol=1e-5)
         np.testing.assert_allclose(c["pose_quaternions"], [b["pose_quaternion"] for b in rig["bones"]], atol=1e-6)
         assert c["body_groups"] == BONE_NAMES and c["splat_groups"] == BONE_NAMES
-        assert c["body_modifiers"] == [["ARMATURE", f"Person {pid} Armature"]] and c["body_hide_render"]
+        assert c["body_modifiers"] == [["ARMATURE", f"Person {pid} Armature"]]
+        # the body renders only as the person's shadow
+        assert c["body_render"] == {"hide_render": False, "camera": False, "diffuse": False, "glossy": False,
+                                    "shadow": True}
         assert c["body_parent"] == c["splat_parent"] == f"Person {pid} Armature"
         assert c["splat_modifiers"] == ["ARMATURE", "NODES"]
         # Blender's pose evaluation reproduces the bundle's world positions.
