@@ -162,16 +162,9 @@ def _stage(bpy: object, scene: object, xy: tuple[float, float], size: float) -> 
     floor = bpy.context.active_object
     mat = bpy.data.materials.new("Floor")
     mat.use_nodes = True
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    nodes.clear()
-    diffuse = nodes.new("ShaderNodeBsdfDiffuse")
-    diffuse.inputs["Color"].default_value = (0.35, 0.35, 0.37, 1.0)
-    glow = nodes.new("ShaderNodeEmission")
-    glow.inputs["Color"].default_value = (0.06, 0.06, 0.065, 1.0)
-    add = nodes.new("ShaderNodeAddShader")
-    links.new(diffuse.outputs[0], add.inputs[0])
-    links.new(glow.outputs[0], add.inputs[1])
-    links.new(add.outputs[0], nodes.new("ShaderNodeOutputMaterial").inputs["Surface"])
+    _shader_tree(mat.node_tree, [("ShaderNodeBsdfDiffuse", (0.35, 0.35, 0.37, 1.0)),
+                                 ("ShaderNodeEmission", (0.06, 0.06, 0.065, 1.0))],
+                 "ShaderNodeAddShader", "ShaderNodeOutputMaterial")
     floor.data.materials.append(mat)
     sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
     sun.data.energy, sun.data.angle = 2.5, 0.0
@@ -180,17 +173,24 @@ def _stage(bpy: object, scene: object, xy: tuple[float, float], size: float) -> 
     world = scene.world or bpy.data.worlds.new("World")
     scene.world = world
     world.use_nodes = True
-    nodes, links = world.node_tree.nodes, world.node_tree.links
-    nodes.clear()
-    backdrop = nodes.new("ShaderNodeBackground")
-    backdrop.inputs["Color"].default_value = (0.18, 0.18, 0.2, 1.0)
-    dark = nodes.new("ShaderNodeBackground")
-    dark.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
-    mix = nodes.new("ShaderNodeMixShader")
-    links.new(nodes.new("ShaderNodeLightPath").outputs["Is Camera Ray"], mix.inputs[0])
-    links.new(dark.outputs[0], mix.inputs[1])
-    links.new(backdrop.outputs[0], mix.inputs[2])
-    links.new(mix.outputs[0], nodes.new("ShaderNodeOutputWorld").inputs["Surface"])
+    mix = _shader_tree(world.node_tree, [("ShaderNodeBackground", (0.0, 0.0, 0.0, 1.0)),
+                                         ("ShaderNodeBackground", (0.18, 0.18, 0.2, 1.0))],
+                       "ShaderNodeMixShader", "ShaderNodeOutputWorld")
+    world.node_tree.links.new(world.node_tree.nodes.new("ShaderNodeLightPath").outputs["Is Camera Ray"], mix.inputs[0])
+
+
+def _shader_tree(tree: object, shaders: list[tuple[str, tuple[float, ...]]], combiner: str, output: str) -> object:
+    """Replace a node tree by `shaders` (node kind, colour) joined by `combiner` (an Add, or a Mix
+    whose factor is left to the caller) into `output`; returns the combiner node."""
+    tree.nodes.clear()
+    join = tree.nodes.new(combiner)
+    first = 1 if combiner == "ShaderNodeMixShader" else 0
+    for i, (kind, colour) in enumerate(shaders):
+        node = tree.nodes.new(kind)
+        node.inputs["Color"].default_value = colour
+        tree.links.new(node.outputs[0], join.inputs[first + i])
+    tree.links.new(join.outputs[0], tree.nodes.new(output).inputs["Surface"])
+    return join
 
 
 def main() -> None:
