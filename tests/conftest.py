@@ -1,14 +1,12 @@
 """Shared fixtures: real photos from installed wheels, and one real bundle per photo per session."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+import crowdgaussian  # noqa: F401  (first: it sets OMP_WAIT_POLICY before any test module loads torch)
 import pytest
 
 from support import asset, reconstruct_bundle
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any test module imports torch (see crowdgaussian/__init__)
 
 
 @pytest.fixture(scope="session")
