@@ -155,9 +155,9 @@ def render_docs(bundle: Path, out_dir: Path, percent: int) -> None:
 
 
 def _stage(bpy: object, scene: object, xy: tuple[float, float], size: float) -> None:
-    """A floor at z = 0 (centred at xy) lit by a sharp sun, so the people's body proxies cast their shadows; a grey
-    backdrop seen by the camera only, and a faint floor glow for the shadowed side (noise-free at
-    one sample)."""
+    """A floor at z = 0 (centred at xy) lit by a sharp sun, so the people's body proxies cast their
+    shadows; a grey backdrop seen by the camera only, and a faint floor glow for the shadowed side
+    (noise-free at one sample)."""
     bpy.ops.mesh.primitive_plane_add(size=size, location=(xy[0], xy[1], 0.0))
     floor = bpy.context.active_object
     mat = bpy.data.materials.new("Floor")

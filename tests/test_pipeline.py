@@ -183,7 +183,7 @@ def test_a_panorama_bundle_keeps_the_colours_of_its_people(panorama_bundle):
     assert len(manifest["persons"]) >= 2
     plys = [read_gaussians_ply(panorama_bundle / p["files"]["gaussians"]) for p in manifest["persons"]]
     for g in plys:
-        g.pop("sh_rest", None)  # the photo tint is view-dependent SH; Blender shades the DC colour
+        g.pop("sh_rest", None)  # the photo tint is view-dependent SH; viewers without SH show the DC colour
     assert _photo_view_psnr(panorama_bundle, manifest, plys, 6000) >= 17.5
 
 
@@ -325,7 +325,6 @@ def test_a_person_the_photo_does_not_see_is_not_reconstructed():
     """scikit-image's astronaut.png: the people stage also takes a one-crop skeleton around a
     face-like fold of her suit's neck ring (a known false positive). Its fitted body lies behind
     hers, the photo sees 2 of its Gaussians, and it is dropped: one person, numbered 0."""
-
     from crowdgaussian.image_io import load_photo
     from crowdgaussian.pipeline import reconstruct_scene
 

@@ -50,23 +50,14 @@ def turn_sh(sh_rest: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     (independent of the add-on's numpy one)."""
     import torch
 
+    from crowdgaussian.gaussians.tint import _sh_least_squares
     from crowdgaussian.render.projection import spherical_harmonics
 
-    dirs = _sphere(64)
-    basis = np.stack([spherical_harmonics(2, torch.from_numpy(dirs), torch.eye(9, dtype=torch.float64)[j][None, :, None]
-                                          .expand(len(dirs), -1, 1))[:, 0].numpy() for j in range(1, 9)], axis=1)
+    dirs, solve = _sh_least_squares()  # sample directions and the map from their values to degree-2 SH
     coeffs = torch.from_numpy(np.concatenate([np.zeros((len(sh_rest), 1, 3)), sh_rest], axis=1))
     source = np.einsum("nji,kj->nki", rotations, dirs)  # R^T d for every sample d
     values = spherical_harmonics(2, torch.from_numpy(source), coeffs[:, None].expand(-1, len(dirs), -1, -1)).numpy()
-    return np.einsum("bk,nkc->nbc", np.linalg.pinv(basis), values)
-
-
-def _sphere(n: int) -> np.ndarray:
-    """[n, 3] unit directions on a Fibonacci sphere."""
-    k = np.arange(n) + 0.5
-    z = 1 - 2 * k / n
-    phi = np.pi * (1 + 5 ** 0.5) * k
-    return np.stack([np.sqrt(1 - z * z) * np.cos(phi), np.sqrt(1 - z * z) * np.sin(phi), z], axis=1)
+    return np.einsum("bk,nkc->nbc", solve, values)[:, 1:]  # bands 1-2 (a turn leaves the DC at 0)
 
 
 def load_render(png: str | Path) -> np.ndarray:
@@ -84,11 +75,8 @@ def over_grey(rgba: np.ndarray, premultiplied: bool) -> np.ndarray:
 def people_psnr(render: np.ndarray, reference: np.ndarray, threshold: float = 0.02) -> tuple[float, float, int]:
     """(RGB PSNR, alpha PSNR, pixel count) over pixels where either image has alpha > threshold."""
     mask = (render[..., 3] > threshold) | (reference[..., 3] > threshold)
-    a = over_grey(render, premultiplied=False)[mask]
-    b = over_grey(reference, premultiplied=True)[mask]
-    mse = float(np.mean((a - b) ** 2))
     mse_alpha = float(np.mean((render[..., 3][mask] - reference[..., 3][mask]) ** 2))
-    return 10 * np.log10(1.0 / max(mse, 1e-12)), 10 * np.log10(1.0 / max(mse_alpha, 1e-12)), int(mask.sum())
+    return psnr_where(render, reference, mask), 10 * np.log10(1.0 / max(mse_alpha, 1e-12)), int(mask.sum())
 
 
 def psnr_where(render: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:

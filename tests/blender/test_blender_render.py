@@ -20,6 +20,8 @@ from crowdgaussian.ply import read_gaussians_ply
 GOALS_DB = {"CYCLES": 28.0, "BLENDER_EEVEE": 40.0}
 EEVEE_ENV = {"LIBGL_ALWAYS_SOFTWARE": "1", "EGL_PLATFORM": "surfaceless"}
 POSE = ["Person 1", "arm.R", "Z", -50.0]
+EEVEE_OPT_IN = pytest.mark.skipif(os.environ.get("CROWDGAUSSIAN_TEST_EEVEE") != "1", reason="EEVEE is slow on software "
+                                  "GL (shader compilation up to ~90 s per process): set CROWDGAUSSIAN_TEST_EEVEE=1")
 
 
 def posed_gaussians(bundle: Path, person: str, bone: str, axis: str, degrees: float,
@@ -80,17 +82,14 @@ def test_cycles_scene_linear_blending(small_bundle: Path, tmp_path: Path, run_bl
     assert _parity("CYCLES", small_bundle, tmp_path, run_blender, None, blending="LINEAR") >= GOALS_DB["CYCLES"]
 
 
-@pytest.mark.parametrize("pose", [None, pytest.param(POSE, marks=pytest.mark.skipif(
-    os.environ.get("CROWDGAUSSIAN_TEST_EEVEE") != "1", reason="EEVEE is slow on software GL (shader compilation "
-    "up to ~90 s per process): set CROWDGAUSSIAN_TEST_EEVEE=1"))], ids=["photo-pose", "arm-posed"])
+@pytest.mark.parametrize("pose", [None, pytest.param(POSE, marks=EEVEE_OPT_IN)], ids=["photo-pose", "arm-posed"])
 def test_eevee_matches_rasterizer(small_bundle: Path, tmp_path: Path, run_blender, pose: list | None) -> None:
     """EEVEE (Blended, per-instance sorting like 3DGS) vs crowdgaussian.render."""
     assert _parity("BLENDER_EEVEE", small_bundle, tmp_path, run_blender, pose) >= GOALS_DB["BLENDER_EEVEE"]
 
 
-@pytest.mark.parametrize("engine, when", [("CYCLES", "tint"), ("CYCLES", "tint_at_import"), pytest.param(
-    "BLENDER_EEVEE", "tint", marks=pytest.mark.skipif(os.environ.get("CROWDGAUSSIAN_TEST_EEVEE") != "1",
-                                                    reason="EEVEE is slow on software GL: set CROWDGAUSSIAN_TEST_EEVEE=1"))],
+@pytest.mark.parametrize("engine, when", [("CYCLES", "tint"), ("CYCLES", "tint_at_import"),
+                                          pytest.param("BLENDER_EEVEE", "tint", marks=EEVEE_OPT_IN)],
                          ids=["cycles-set-after-import", "cycles-set-before-import", "eevee-set-after-import"])
 def test_photo_tint_slider_at_zero_draws_the_base_colours(engine: str, when: str, small_bundle: Path, tmp_path: Path,
                                                           run_blender) -> None:
@@ -138,8 +137,7 @@ def test_real_bundle_cycles_matches_rasterizer(bus_bundle: Path, tmp_path: Path,
     assert rgb_db >= GOALS_DB["CYCLES"] and photo_db >= 22.0
 
 
-@pytest.mark.parametrize("engine", ["CYCLES", pytest.param("BLENDER_EEVEE", marks=pytest.mark.skipif(
-    os.environ.get("CROWDGAUSSIAN_TEST_EEVEE") != "1", reason="EEVEE is slow on software GL: set CROWDGAUSSIAN_TEST_EEVEE=1"))])
+@pytest.mark.parametrize("engine", ["CYCLES", pytest.param("BLENDER_EEVEE", marks=EEVEE_OPT_IN)])
 def test_bodies_cast_the_peoples_shadows(engine: str, small_bundle: Path, tmp_path: Path, run_blender) -> None:
     """On a floor under a sun, each person's hidden body mesh casts their shadow (the splats, self-lit,
     cast none) and shows nowhere else: turning its shadow off only brightens floor pixels."""
