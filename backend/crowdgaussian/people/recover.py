@@ -28,7 +28,15 @@ log = logging.getLogger(__name__)
 MIN_AREA = 0.004  # unexplained person area as a share of the photo: smaller blobs are clutter
 MIN_TALL = 0.6  # height / width of a selfie region's box: bodies are upright-ish, cut or not
 MIN_TORSO_POINTS = 3  # of shoulders + hips: visible, and on the person's pixels or beyond the edge
-MIN_TORSO_ON = 1  # ... of which on the person's pixels inside the photo (not a skeleton wholly off-frame)
+MIN_TORSO_ON = 1  # ... of which on the person's pixels inside the photo (not a skeleton wholly off-frame),
+MIN_LIMBS_ON = 3  # ... or the nose and this many visible elbows, wrists, knees, ankles on them: the torso cut
+# off by the edge, the head in view (a skeleton with neither head nor torso in the photo is only limbs:
+# on bus.jpg's leopard-coat sliver at the left border such crops squash a whole body into the coat)
+LIMBS = np.array([13, 14, 15, 16, 25, 26, 27, 28])
+RECOVERY_MIN_FLAG = 0.25  # half mediapipe's 0.5, for people cut by the frame only (see Recovered.strong):
+# there the pose flag swings from 0.02 to 0.94 as the crop moves by a tenth of its side while the
+# points hold still (bus.jpg's man walking out on the right, blurred); elsewhere such crops let in
+# clutter that a face-like patch then confirms (a galaxy field, a motorcycle)
 TORSO = np.array([11, 12, 23, 24])
 NOSE = 0
 FACE_CUT = 0.5  # nose within this many neck lengths of the edge: half the face is out (cut people: 0.23..0.34)
@@ -36,6 +44,7 @@ MIN_CROPS = 2  # a lone crop's answer is not evidence
 MAX_SPREAD = 0.2  # crops must agree: median head/torso point offset per torso size (people: <= 0.05)
 EDGE_MARGIN = 0.01  # "on the edge" tolerance, share of the long side
 ENLARGE = (1.25, 1.0, 1.6)  # crop side / selfie region's long side
+BORDER_SHIFTS = (0.15, 0.3)  # a region cut by the frame: crops also centred this share of its side towards the edge
 INPAINT_SIDE = 320  # px: inpainting resolution (large holes, low detail needed)
 DETECTION_SEEDS = 1  # detections per cluster used as crop seeds
 MAX_CLUSTERS = 8  # leftover detection clusters tried, best first (bounds the cost on busy photos)
@@ -47,6 +56,7 @@ class Recovered:
 
     cand: Candidate
     pixels: np.ndarray  # bool [H, W]: its own segmentation minus everybody found before
+    strong: bool  # at least MIN_CROPS crops with mediapipe's own pose flag (0.5), not only RECOVERY_MIN_FLAG
 
     def touches_border(self) -> bool:
         """Whether its pixels reach the photo's edge (the person is cut by the frame)."""
@@ -99,14 +109,27 @@ def seed_sets(blanked: np.ndarray) -> list[list[Roi]]:
         cx, cy = float((x0 + x1) / 2), float((y0 + y1) / 2)
         rois = [Roi(cx, cy, float(side * e)) for e in ENLARGE]
         rois.append(Roi(cx, float(y0 + side), float(2 * side)))  # the region may be only the upper body
+        for dx, dy in _towards_edges((x0, y0, x1, y1), blanked.shape[:2]):
+            rois += [Roi(cx + f * side * dx, cy + f * side * dy, float(side * e))
+                     for f in BORDER_SHIFTS for e in ENLARGE[:2]]
         sets.append(rois)
     return sets
 
 
-def torso_on(points: np.ndarray, visibility: np.ndarray, pixels: np.ndarray) -> tuple[int, int]:
-    """(visible shoulders/hips on `pixels`, visible ones beyond the photo's edge)."""
+def _towards_edges(box: tuple[float, float, float, float], shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """Unit steps (dx, dy) towards each photo edge the box touches: the person continues beyond it,
+    so the body's centre lies nearer that edge than the region's."""
+    h, w = shape
+    x0, y0, x1, y1 = box
+    m = EDGE_MARGIN * frame_side(w, h)
+    return [d for d, cut in (((-1, 0), x0 <= m), ((1, 0), x1 >= w - 1 - m), ((0, -1), y0 <= m),
+                             ((0, 1), y1 >= h - 1 - m)) if cut]
+
+
+def seen_on(points: np.ndarray, visibility: np.ndarray, pixels: np.ndarray, which: np.ndarray) -> tuple[int, int]:
+    """(visible points `which` on `pixels`, visible ones beyond the photo's edge)."""
     h, w = pixels.shape
-    seen = [points[i] for i in TORSO if visibility[i] >= 0.5]
+    seen = [points[i] for i in which if visibility[i] >= 0.5]
     beyond = sum(not (0 <= round(x) < w and 0 <= round(y) < h) for x, y in seen)
     return sum(_on(pixels, p) for p in seen), beyond
 
@@ -131,10 +154,14 @@ def recover(blanked: np.ndarray, owned: np.ndarray, rois: list[Roi]) -> Recovere
     for roi in rois:
         for _ in range(2):  # the crop, then the model's own re-crop
             lm = run_landmarks(blanked, roi)
-            if lm.flag < LANDMARK_MIN_FLAG:
+            if lm.flag < RECOVERY_MIN_FLAG:
                 break
             results.append(lm)
             roi = lm.refined_roi()
+    confident = [r for r in results if r.flag >= LANDMARK_MIN_FLAG]
+    strong = len(confident) >= MIN_CROPS
+    if strong:
+        results = confident  # the weak crops' limbs stray (a cut man's arms spread wide with them)
     if not results:
         return None
     cand = consensus(results, 0.0, None)
@@ -142,14 +169,16 @@ def recover(blanked: np.ndarray, owned: np.ndarray, rois: list[Roi]) -> Recovere
         return None  # upside down
     pixels = (cand.segmentation((h, w)) >= 0.5) & ~owned
     area = float(pixels.sum()) / (h * w)
-    on, beyond = torso_on(cand.points, cand.visibility, pixels)
+    on, beyond = seen_on(cand.points, cand.visibility, pixels, TORSO)
+    limbs, _ = seen_on(cand.points, cand.visibility, pixels, LIMBS)
     scale = body_scale(cand.points)
     spread = float(np.median([np.median(np.linalg.norm(r.points[CORE] - cand.points[CORE], axis=1))
                               for r in results])) / scale
-    log.debug("recovery at %s: %d crops, torso %d on + %d beyond, area %.3f, spread %.2f",
-              cand.points[NOSE].round(), len(results), on, beyond, area, spread)
-    if (len(results) < MIN_CROPS or spread > MAX_SPREAD or on < MIN_TORSO_ON or on + beyond < MIN_TORSO_POINTS
+    log.debug("recovery at %s: %d crops, torso %d on + %d beyond, limbs %d on, area %.3f, spread %.2f",
+              cand.points[NOSE].round(), len(results), on, beyond, limbs, area, spread)
+    if (len(results) < MIN_CROPS or spread > MAX_SPREAD or on + beyond < MIN_TORSO_POINTS
+            or (on < MIN_TORSO_ON and (limbs < MIN_LIMBS_ON or not _on(pixels, cand.points[NOSE])))
             or area < MIN_AREA or _on(owned, cand.points[NOSE])):
         return None  # crops disagree, too little of it, or its face is a found person's (inpainted away)
     cand.detection_score = min(1.0, area / (4 * MIN_AREA))  # unexplained area stands in for a detector score
-    return Recovered(cand, pixels)
+    return Recovered(cand, pixels, strong)
