@@ -11,7 +11,8 @@ with Adam on:
 - BlazePose's 3D landmarks: directions of the limbs and torso (they resolve depth ambiguity),
   turned from the landmark crop's view to the camera's (the crop looks along the person's ray);
 - silhouette: projected body points outside the allowed area (own mask, other people's masks
-  that may hide the body, outside the frame) and own-mask pixels far from the projected body;
+  that may hide the body: all of them in the first pass, in the second only those of people not
+  behind it; outside the frame) and own-mask pixels far from the projected body;
   body parts whose nearest landmark is unseen and lies on no person are exempt from the
   first (an unknown object may hide them: pulling them onto the masks twisted whole bodies);
 - priors: small angles around a relaxed pose (strong on bones whose far end is not seen, so
@@ -163,6 +164,7 @@ LEGS = ("knee", "ankle", "heel", "foot_index")
 # Pull of the orientation towards its start (BlazePose's 3D torso), scaled by the share of
 # landmarks not seen: with little seen, 2D keypoints alone let the body lean or turn freely.
 ROT_PRIOR = 1.0
+BEHIND_MARGIN = 0.25  # m: a person whose root is this much farther than another's cannot hide the other's body
 
 
 @dataclass
@@ -174,7 +176,7 @@ class Targets:
     sigma: torch.Tensor  # [N] 10% of the person's size, px
     dirs: torch.Tensor  # [N,S,3] BlazePose 3D segment directions
     dirs_w: torch.Tensor  # [N,S]
-    outside: torch.Tensor  # [N,1,H,W] distance (px) to the nearest person pixel (shared)
+    outside: torch.Tensor  # [N,1,H,W] distance (px) to the nearest pixel where the person's body may project
     cover: torch.Tensor  # [N,C,2] own-mask pixel samples
     cover_w: torch.Tensor  # [N,C]
     rot_w: torch.Tensor  # [N] share of landmarks not seen (weight of the orientation prior)
@@ -186,7 +188,7 @@ class Targets:
     def tiled(self, k: int) -> Targets:
         """The same targets repeated k times along the person axis (one copy per fit start)."""
         def rep(x):
-            if x is self.outside:  # one map shared by everybody: a view, not k copies
+            if x is self.outside and x.stride(0) == 0:  # one map shared by everybody: a view, not k copies
                 return x[:1].expand(k * x.shape[0], *x.shape[1:])
             if isinstance(x, np.ndarray):
                 return np.tile(x, k)
@@ -264,6 +266,7 @@ def _fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str,
     up, scales, _ = _floor(model, state, targets, fitted, K, people)
     phens = _phenotypes_for_heights(M.load_body_model(device), state, scales)
     state.rescale(scales, phens)
+    targets = _kept_off_people_behind(targets, people, state.translation()[:, 2].detach().numpy())
     _optimise(model, state, targets, K, fitted, iters=(0, 60), report=report, span=(0.6, 0.95),
               depth_prior=True, down=-up)
     up, _, cam_height = _floor(model, state, targets, fitted, K, people, reorder=False)
@@ -360,6 +363,23 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
                    cover_w=f32(np.array(cover_w)), rot_w=1 - f32(np.array(kp_w)).gt(0).float().mean(1),
                    sil_w=f32(np.array(outlined))[:, _nearest_landmarks(model)], prior=f32(prior), held=f32(held),
                    feet_seen=np.array(feet))
+
+
+def _kept_off_people_behind(t: Targets, people: list[Person], depths: np.ndarray) -> Targets:
+    """`t` with each person's silhouette area cut to their own mask and the masks of the people
+    who may be in front of them (root at most BEHIND_MARGIN farther): a body part on the pixels of
+    someone behind would hide them there. Before, any person's pixels would do, and a man's
+    unseen forearm under his crossed arms reached out over the man behind him (bus.jpg mirrored)."""
+    masks = [p.mask.astype(np.uint8) for p in people]
+    maps = []
+    for i, own in enumerate(masks):
+        allowed = own.copy()
+        for j, other in enumerate(masks):
+            if j != i and depths[j] < depths[i] + BEHIND_MARGIN:
+                allowed |= other
+        maps.append(cv2.distanceTransform(1 - allowed, cv2.DIST_L2, 3))
+    return dataclasses.replace(t, outside=torch.tensor(np.stack(maps)[:, None], dtype=torch.float32,
+                                                       device=t.outside.device))
 
 
 _LEG_LANDMARKS = np.array([name.endswith(LEGS) for name in POSE_LANDMARKS])

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 CORE_BODY = np.array([0, 11, 12, 23, 24, 25, 26, 27, 28])  # nose, shoulders, hips, knees, ankles
 LEANING_MIN_FACE = 0.7  # face score that confirms a skeleton leaning beyond BACK_MAX_LEAN (upright: MIN_FACE_SCORE)
 OUTSIDE = 0.02  # a core point this far (share of the long side) outside the photo means "cut"
+SAME_PIXELS = 0.5  # a recovered person whose pixels are mostly an earlier recovered one's is that one
 FACE_REACH = 0.25  # a faceless skeleton's nose this far (face widths) around a found face is on that face
 
 
@@ -69,10 +70,12 @@ def find_people(photo: Photo, max_persons: int | None = None,
     for m in _masks(found):
         owned |= m
     blanked = explain_away(rgb, owned)
+    recovered = np.zeros(shape, bool)
     for rois in seed_sets(blanked):
         rec = recover(blanked, owned, rois)
-        if rec is None or any(same_person(rec.cand.points, f.cand.points) for f in found):
-            continue
+        if (rec is None or any(same_person(rec.cand.points, f.cand.points) for f in found)
+                or (rec.pixels & recovered).sum() > SAME_PIXELS * rec.pixels.sum()):
+            continue  # found before, maybe with another skeleton (two squashed ones on one coat)
         face = _confirming_face(rgb, rec.cand.points)
         cut = (rec.touches_border() and face_cut(rec.cand.points, shape)
                and leans_at_most(rec.cand.points, BACK_MAX_LEAN))
@@ -80,6 +83,7 @@ def find_people(photo: Photo, max_persons: int | None = None,
             continue  # a faceless skeleton with its face in view is as likely a flower as a person; one lying
             # across a blurred crowd at the top of zidane.jpg's upper three quarters was no person either
         found.append(_Found(rec.cand, face, rec.pixels.astype(np.float32), "recovery"))
+        recovered |= rec.pixels
     company = [f.cand.points for f in found]  # people confirmed by a face, a back or the frame
     for cand in sorted(faceless, key=lambda c: -c.support):
         if (not any(same_person(cand.points, f.cand.points) or _on_face(cand.points[NOSE], f.face) for f in found)

@@ -41,6 +41,8 @@ TORSO = np.array([11, 12, 23, 24])
 NOSE = 0
 FACE_CUT = 0.5  # nose within this many neck lengths of the edge: half the face is out (cut people: 0.23..0.34)
 MIN_CROPS = 2  # a lone crop's answer is not evidence
+MIN_WEAK_CROPS = 3  # ... and two weak ones (flag under 0.5) are not either (bus.jpg rotated 5 degrees: a
+# skeleton on the coat hem at the corner, where the rotation's black wedge meets it)
 MAX_SPREAD = 0.2  # crops must agree: median head/torso point offset per torso size (people: <= 0.05)
 EDGE_MARGIN = 0.01  # "on the edge" tolerance, share of the long side
 ENLARGE = (1.25, 1.0, 1.6)  # crop side / selfie region's long side
@@ -104,16 +106,19 @@ def seed_sets(blanked: np.ndarray) -> list[list[Roi]]:
     sets = []
     for cluster in cluster_by_face(all_detections(blanked))[:MAX_CLUSTERS]:
         sets.append([roi for det in cluster[:DETECTION_SEEDS] for roi in seed_rois(det)])
+    shifted = []
     for x0, y0, x1, y1 in selfie_regions(blanked):
         side = max(x1 - x0, y1 - y0) + 1
         cx, cy = float((x0 + x1) / 2), float((y0 + y1) / 2)
         rois = [Roi(cx, cy, float(side * e)) for e in ENLARGE]
         rois.append(Roi(cx, float(y0 + side), float(2 * side)))  # the region may be only the upper body
-        for dx, dy in _towards_edges((x0, y0, x1, y1), blanked.shape[:2]):
-            rois += [Roi(cx + f * side * dx, cy + f * side * dy, float(side * e))
-                     for f in BORDER_SHIFTS for e in ENLARGE[:2]]
         sets.append(rois)
-    return sets
+        # tried last, when the crops above found nobody: their masks miss what lies near the
+        # crop's far side (bus.jpg at half size: the arm of the man walking out on the right)
+        shifted += [[Roi(cx + f * side * dx, cy + f * side * dy, float(side * e))
+                     for f in BORDER_SHIFTS for e in ENLARGE[:2]]
+                    for dx, dy in _towards_edges((x0, y0, x1, y1), blanked.shape[:2])]
+    return sets + shifted
 
 
 def _towards_edges(box: tuple[float, float, float, float], shape: tuple[int, int]) -> list[tuple[int, int]]:
@@ -176,7 +181,7 @@ def recover(blanked: np.ndarray, owned: np.ndarray, rois: list[Roi]) -> Recovere
                               for r in results])) / scale
     log.debug("recovery at %s: %d crops, torso %d on + %d beyond, limbs %d on, area %.3f, spread %.2f",
               cand.points[NOSE].round(), len(results), on, beyond, limbs, area, spread)
-    if (len(results) < MIN_CROPS or spread > MAX_SPREAD or on + beyond < MIN_TORSO_POINTS
+    if (len(results) < (MIN_CROPS if strong else MIN_WEAK_CROPS) or spread > MAX_SPREAD or on + beyond < MIN_TORSO_POINTS
             or (on < MIN_TORSO_ON and (limbs < MIN_LIMBS_ON or not _on(pixels, cand.points[NOSE])))
             or area < MIN_AREA or _on(owned, cand.points[NOSE])):
         return None  # crops disagree, too little of it, or its face is a found person's (inpainted away)
