@@ -67,12 +67,16 @@ def _find(people: list[Person], x_range: tuple[float, float]) -> Person:
     return hits[0]
 
 
+def _with_pixels(photo: Photo, rgb: np.ndarray) -> Photo:
+    """`photo` with its pixels replaced by `rgb` (same size): a changed copy of a real photo."""
+    return Photo(rgb=np.ascontiguousarray(rgb), full_width=photo.full_width, full_height=photo.full_height,
+                 scale=photo.scale, path=photo.path)
+
+
 def _jpeg(photo: Photo, quality: int) -> Photo:
     """The photo saved as a JPEG of `quality` and read back (blockier edges, washed-out detail)."""
     jpeg = cv2.imencode(".jpg", photo.rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
-    rgb = np.ascontiguousarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[..., ::-1])
-    return Photo(rgb=rgb, full_width=photo.full_width, full_height=photo.full_height, scale=photo.scale,
-                 path=photo.path)
+    return _with_pixels(photo, cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 def test_bus_finds_the_two_men_and_the_person_cut_by_the_right_border(bus):
@@ -93,12 +97,12 @@ def test_bus_finds_the_two_men_and_the_person_cut_by_the_right_border(bus):
 def test_the_person_cut_by_the_right_border_survives_light_blur_noise_and_compression(change):
     """bus.jpg 40 % darker, saved as JPEG quality 25, blurred (Gaussian, sigma 2 px) or with
     noise (sigma 12 of 255): the man walking out of frame on the right (half his face cut) was
-    lost in the first three, and with noise for some draws of it. The recovery's crops, centred on his segmented region, cut him off-centre,
-    and the landmark model's pose flag fell below 0.5 on all but one or two of them, swinging
-    from 0.02 to 0.94 as a crop moved by a tenth of its side while the points held still. Now
-    crops are also shifted towards the edge the region touches; for a person cut by the frame
-    crops from flag 0.25 count; and with his torso beyond the edge, his head and limbs in view
-    stand in for it."""
+    lost in the first three, and with noise for some draws of it. The recovery's crops, centred
+    on his segmented region, cut him off-centre, and the landmark model's pose flag fell below
+    0.5 on all but one or two of them, swinging from 0.02 to 0.94 as a crop moved by a tenth of
+    its side while the points held still. Now crops are also shifted towards the edge the region
+    touches; for a person cut by the frame crops from flag 0.25 count; and with his torso beyond
+    the edge, his head and limbs in view stand in for it."""
     photo = load_photo(asset("bus.jpg"))
     if change == "jpeg":
         photo = _jpeg(photo, 25)
@@ -110,8 +114,7 @@ def test_the_person_cut_by_the_right_border_survives_light_blur_noise_and_compre
             rgb = cv2.GaussianBlur(rgb, (0, 0), 2.0)
         else:
             rgb = rgb + np.random.default_rng(0).normal(0.0, 12.0, rgb.shape)
-        photo = Photo(rgb=rgb.clip(0, 255).round().astype(np.uint8), full_width=photo.full_width,
-                      full_height=photo.full_height, scale=photo.scale, path=photo.path)
+        photo = _with_pixels(photo, rgb.clip(0, 255).round().astype(np.uint8))
     people = find_people(photo)
     right = _find(people, (680, 810))
     assert right.truncated and right.bbox[2] >= photo.width - 3
@@ -279,9 +282,7 @@ def test_detections_picture(bus):
 def test_border_cut_person_is_found_on_either_side(bus):
     """Mirrored bus.jpg: the person walking out of frame is now cut by the left border."""
     photo, _ = bus
-    rgb = np.ascontiguousarray(photo.rgb[:, ::-1])
-    people = find_people(Photo(rgb=rgb, full_width=photo.full_width, full_height=photo.full_height,
-                               scale=photo.scale, path="mirrored"))
+    people = find_people(_with_pixels(photo, photo.rgb[:, ::-1]))
     assert len(people) == 3
     left = _find(people, (0, 130))
     assert left.truncated and left.bbox[0] <= 2 and left.id == 0

@@ -122,6 +122,14 @@ def within_head(small: Face, face: Face | None) -> bool:
         np.all(np.abs(small.centre - face.centre) <= (0.5 + HEAD_MARGIN) * face.width))
 
 
+def on_head(point: np.ndarray, face: Face | None) -> bool:
+    """Whether a photo point lies on `face`'s head: its box grown by HEAD_MARGIN face widths."""
+    if face is None:
+        return False
+    r = HEAD_MARGIN * face.width
+    return bool(face.box[0] - r <= point[0] <= face.box[2] + r and face.box[1] - r <= point[1] <= face.box[3] + r)
+
+
 def faces_in_photo(rgb: np.ndarray) -> list[Face]:
     """Every confident face (full-range model on the whole photo and tiles), one per face, best first.
 

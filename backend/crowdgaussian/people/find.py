@@ -12,7 +12,8 @@ from ..types import Person, Photo
 from .candidates import (BACK_MAX_LEAN, NOSE, Candidate, body_scale, detected_candidates, face_seeded,
                          facing_camera, in_company, leans_at_most, same_person, seen_from_behind,
                          strong_facing_camera)
-from .faces import Face, faces_in_photo, find_face, fits, head_size, on_nose, same_face, second_look, within_head
+from .faces import (Face, faces_in_photo, find_face, fits, head_size, on_head, on_nose, same_face, second_look,
+                    within_head)
 from .masks import assign_masks
 from .recover import explain_away, face_cut, recover, seed_sets
 
@@ -22,7 +23,6 @@ CORE_BODY = np.array([0, 11, 12, 23, 24, 25, 26, 27, 28])  # nose, shoulders, hi
 LEANING_MIN_FACE = 0.7  # face score that confirms a skeleton leaning beyond BACK_MAX_LEAN (upright: MIN_FACE_SCORE)
 OUTSIDE = 0.02  # a core point this far (share of the long side) outside the photo means "cut"
 SAME_PIXELS = 0.5  # a recovered person whose pixels are mostly an earlier recovered one's is that one
-FACE_REACH = 0.25  # a faceless skeleton's nose this far (face widths) around a found face is on that face
 
 
 @dataclass
@@ -86,7 +86,9 @@ def find_people(photo: Photo, max_persons: int | None = None,
         recovered |= rec.pixels
     company = [f.cand.points for f in found]  # people confirmed by a face, a back or the frame
     for cand in sorted(faceless, key=lambda c: -c.support):
-        if (not any(same_person(cand.points, f.cand.points) or _on_face(cand.points[NOSE], f.face) for f in found)
+        # a nose on a found face is that face seen again from a shifted crop (t1.jpg saved as JPEG
+        # quality 25: a second skeleton, head 60 px from the leaning woman's face, shoulders on hers)
+        if (not any(same_person(cand.points, f.cand.points) or on_head(cand.points[NOSE], f.face) for f in found)
                 and (strong_facing_camera(cand) or in_company(cand, company))):
             found.append(_Found(cand, None, cand.segmentation(shape), "detector"))
     found.sort(key=lambda f: -f.score)
@@ -129,16 +131,6 @@ def _add_face_seeded(rgb: np.ndarray, found: list[_Found]) -> None:
         if (cand is not None and fits(face, cand.points[NOSE], head_size(cand.points))
                 and not any(same_person(cand.points, f.cand.points) for f in found)):
             found.append(_Found(cand, face, cand.segmentation(rgb.shape[:2]), "face"))
-
-
-def _on_face(nose: np.ndarray, face: Face | None) -> bool:
-    """Whether a faceless skeleton's nose lies on a found person's face (its box, grown by
-    FACE_REACH face widths): its head is that face, seen again from a shifted crop (t1.jpg saved
-    as JPEG quality 25: a second skeleton, head 60 px from the leaning woman's face, shoulders on hers)."""
-    if face is None:
-        return False
-    r = FACE_REACH * face.width
-    return bool(face.box[0] - r <= nose[0] <= face.box[2] + r and face.box[1] - r <= nose[1] <= face.box[3] + r)
 
 
 def _owns(f: _Found, face: Face) -> bool:

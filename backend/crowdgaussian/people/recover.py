@@ -181,9 +181,9 @@ def recover(blanked: np.ndarray, owned: np.ndarray, rois: list[Roi]) -> Recovere
                               for r in results])) / scale
     log.debug("recovery at %s: %d crops, torso %d on + %d beyond, limbs %d on, area %.3f, spread %.2f",
               cand.points[NOSE].round(), len(results), on, beyond, limbs, area, spread)
-    if (len(results) < (MIN_CROPS if strong else MIN_WEAK_CROPS) or spread > MAX_SPREAD or on + beyond < MIN_TORSO_POINTS
-            or (on < MIN_TORSO_ON and (limbs < MIN_LIMBS_ON or not _on(pixels, cand.points[NOSE])))
-            or area < MIN_AREA or _on(owned, cand.points[NOSE])):
+    in_view = on >= MIN_TORSO_ON or (limbs >= MIN_LIMBS_ON and _on(pixels, cand.points[NOSE]))  # torso, or head + limbs
+    if (len(results) < (MIN_CROPS if strong else MIN_WEAK_CROPS) or spread > MAX_SPREAD
+            or on + beyond < MIN_TORSO_POINTS or not in_view or area < MIN_AREA or _on(owned, cand.points[NOSE])):
         return None  # crops disagree, too little of it, or its face is a found person's (inpainted away)
     cand.detection_score = min(1.0, area / (4 * MIN_AREA))  # unexplained area stands in for a detector score
     return Recovered(cand, pixels, strong)
