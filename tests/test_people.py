@@ -300,6 +300,24 @@ def test_small_people_are_found_by_the_tiles():
     _find(people, (x0 + 0.4 * 240, x0 + 0.4 * 330))  # black coat
 
 
+def test_a_distant_crowd_is_found_by_the_fine_tiles():
+    """Composite (labelled as such): bus.jpg at 22 % tiled 8 x 4 into a 1424x948 photo, the beige-coat
+    man about 110 px tall in each copy. Tiles down to a quarter of the frame found him in 4 of the
+    32 copies; the finer tiles (geometry.FINE_LEVELS) in 32. Each person found stands in one copy
+    at the size the photo gives him (no fragment, no two copies merged)."""
+    bus = load_photo(asset("bus.jpg")).rgb
+    small = cv2.resize(bus, None, fx=0.22, fy=0.22, interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    canvas = np.tile(small, (4, 8, 1))
+    people = find_people(Photo(rgb=canvas, full_width=canvas.shape[1], full_height=canvas.shape[0], scale=1.0,
+                               path="composite"))
+    beige = [p for p in people if 70 * 0.22 <= _centre_x(p) % w <= 220 * 0.22]
+    assert len(beige) >= 24
+    for p in people:
+        assert 0.3 * h <= p.bbox[3] - p.bbox[1] <= 0.7 * h
+        assert p.bbox[0] // w == (p.bbox[2] - 1) // w or p.truncated
+
+
 @pytest.mark.parametrize("canvas_size, at", [((6000, 500), (2800, 0)), ((300, 3000), (0, 1300))])
 def test_people_in_a_panorama_or_a_tall_strip_are_found(canvas_size, at):
     """Composite (labelled as such): bus.jpg 375 px or 300 px wide inside a 6000x500 panorama or a

@@ -8,7 +8,7 @@ import numpy as np
 
 from .detect import PoseDetection, detect_poses
 from .faces import Face
-from .geometry import Roi, roi_from_points, square_tiles
+from .geometry import FINE_LEVELS, FINE_MIN_SIDE, Roi, roi_from_points, square_tiles
 from .landmarks import FULL_BODY_ENLARGE, LandmarkResult, run_landmarks
 
 log = logging.getLogger(__name__)
@@ -91,27 +91,39 @@ def upper_scale(det: PoseDetection) -> float:
     return float(np.linalg.norm(det.keypoints[3] - det.keypoints[2]))
 
 
-def all_detections(rgb: np.ndarray) -> list[PoseDetection]:
-    """Pose detections from the whole photo and overlapping tiles (small people need tiles)."""
-    dets = []
-    for roi in square_tiles(rgb.shape[1], rgb.shape[0]):
-        dets += detect_poses(rgb, roi, DETECTION_MIN_SCORE)
-    return dets
+def all_detections(rgb: np.ndarray, fine: bool = False) -> list[PoseDetection]:
+    """Pose detections from the whole photo and overlapping tiles (small people need tiles), or
+    with `fine` from the fine levels alone (geometry.FINE_LEVELS: people too small for the others)."""
+    h, w = rgb.shape[:2]
+    rois = square_tiles(w, h, FINE_LEVELS, min_side=FINE_MIN_SIDE) if fine else square_tiles(w, h)
+    return [d for roi in rois for d in detect_poses(rgb, roi, DETECTION_MIN_SCORE)]
+
+
+def _same_face(a: PoseDetection, b: PoseDetection) -> bool:
+    """Whether two detections' face centres nearly coincide (one person seen from two tiles)."""
+    return bool(np.linalg.norm(a.face - b.face) < MAX_NOSE_OFFSET * min(upper_scale(a), upper_scale(b)))
 
 
 def cluster_by_face(dets: list[PoseDetection]) -> list[list[PoseDetection]]:
     """Group detections whose face centres nearly coincide (same person seen from several tiles), best first."""
-    order = sorted(dets, key=lambda d: -d.score)
     clusters: list[list[PoseDetection]] = []
-    for d in order:
+    for d in sorted(dets, key=lambda d: -d.score):
         for c in clusters:
-            ref = c[0]
-            if np.linalg.norm(d.face - ref.face) < MAX_NOSE_OFFSET * min(upper_scale(d), upper_scale(ref)):
+            if _same_face(d, c[0]):
                 c.append(d)
                 break
         else:
             clusters.append([d])
     return clusters
+
+
+def detection_clusters(rgb: np.ndarray) -> list[list[PoseDetection]]:
+    """Clusters of the coarse tile levels, best first, then those of the fine levels that no coarse
+    detection explains: a fine tile's detection of a large person seeds crops of part of that person
+    (on t1.jpg, the woman leaning in got a skeleton spanning the man in front of her)."""
+    coarse = cluster_by_face(all_detections(rgb))
+    fine = cluster_by_face(all_detections(rgb, fine=True))
+    return coarse + [f for f in fine if not any(_same_face(f[0], d) for c in coarse for d in c)]
 
 
 def seed_rois(det: PoseDetection) -> list[Roi]:
@@ -253,6 +265,6 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
 
 def detected_candidates(rgb: np.ndarray) -> list[Candidate]:
     """One verified skeleton per detection cluster (whole photo + tiles); duplicates are possible."""
-    clusters = cluster_by_face(all_detections(rgb))[:MAX_CLUSTERS]
+    clusters = detection_clusters(rgb)[:MAX_CLUSTERS]
     log.debug("%d detection clusters", len(clusters))
     return [c for c in (verify_cluster(rgb, cl) for cl in clusters) if c is not None]
