@@ -614,3 +614,27 @@ def test_no_body_reaches_over_the_people_behind_it():
             if j != i and np.median(cam[:, 2]) < np.median(other[:, 2]):
                 over = people[j].mask[px[:, 1], px[:, 0]].sum()
                 assert over <= 0.01 * len(cam), (i, j, over)
+
+
+def test_the_floor_moves_a_person_only_as_far_as_a_plausible_height():
+    """Near the horizon of a distant group a few pixels of foot are metres of floor: a floor that
+    would send someone 3x farther (a man of a group 20 m away to 45 m) moves them, size and distance
+    together, only to the 2.1 m height limit; a floor that would shrink someone to a fifth, only to
+    0.8 m; and the phenotypes then give the bodies those heights."""
+    from crowdgaussian.bodies import fit, model as M
+    n = 3
+    state = fit.State(np.zeros((n, 3)), np.tile([0.0, 0.0, 10.0], (n, 1)), [dict(fit.ADULT)] * n,
+                      fit._fit_model("cpu"), np.zeros((n, len(fit.POSE_PRIOR), 3)), np.zeros(n, bool))
+    full = load_body_model("cpu")
+
+    def heights() -> np.ndarray:
+        with torch.no_grad():
+            verts, _ = M.rest_state(full, state.phenotypes().to(full.dtype))
+        return (verts[..., 2].amax(1) - verts[..., 2].amin(1)).numpy()
+
+    before = heights()
+    scales, phens = fit._heights_on_floor(full, state, np.array([3.0, 1.0, 0.2]))
+    np.testing.assert_allclose(before * scales, [2.1, before[1], 0.8], atol=1e-6)
+    state.rescale(scales, phens)
+    np.testing.assert_allclose(heights(), before * scales, atol=0.03)
+    np.testing.assert_allclose(state.translation()[:, 2].detach().numpy(), 10.0 * scales, rtol=1e-5)

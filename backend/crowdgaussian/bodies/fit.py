@@ -164,6 +164,7 @@ LEGS = ("knee", "ankle", "heel", "foot_index")
 # Pull of the orientation towards its start (BlazePose's 3D torso), scaled by the share of
 # landmarks not seen: with little seen, 2D keypoints alone let the body lean or turn freely.
 ROT_PRIOR = 1.0
+HEIGHT_RANGE = (0.8, 2.1)  # m: the heights a fitted person may be given (a small child to a very tall adult)
 BEHIND_MARGIN = 0.25  # m: a person whose root is this much farther than another's cannot hide the other's body
 
 
@@ -264,7 +265,7 @@ def _fit_bodies(photo: Photo, people: list[Person], camera: Camera, device: str,
 
     report(0.6, "placing people on the floor")
     up, scales, _ = _floor(model, state, targets, fitted, K, people)
-    phens = _phenotypes_for_heights(M.load_body_model(device), state, scales)
+    scales, phens = _heights_on_floor(M.load_body_model(device), state, scales)
     state.rescale(scales, phens)
     targets = _kept_off_people_behind(targets, people, state.translation()[:, 2].detach().numpy())
     _optimise(model, state, targets, K, fitted, iters=(0, 60), report=report, span=(0.6, 0.95),
@@ -706,20 +707,26 @@ def _height_curves(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return grid, heights[:11], heights[11:]
 
 
-def _phenotypes_for_heights(model, state: State, scales: np.ndarray) -> list[dict[str, float]]:
-    """Height and age phenotypes that give each person their floor-implied height."""
+def _heights_on_floor(model, state: State, scales: np.ndarray) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """The floor's per-person scales limited to plausible heights (HEIGHT_RANGE), and height and age
+    phenotypes that give each person that height. Size and distance change together (the image
+    stays); a floor that would make someone taller or shorter than a person can be has misplaced
+    their feet (near the horizon of a distant group a few pixels are metres), so the scale stops
+    there: before, a man of a group 20 m away was sent to 45 m at the 2.1 m height limit, where his
+    body no longer covered his image."""
     grid, adult, young = _height_curves(model)
     with torch.no_grad():
         verts, _ = M.rest_state(model, state.phenotypes().to(model.dtype))
     current = (verts[..., 2].amax(1) - verts[..., 2].amin(1)).numpy()
+    heights = np.clip(current * scales, *HEIGHT_RANGE)
     out = []
-    for h in np.clip(current * scales, 0.8, 2.1):
+    for h in heights:
         if h >= 1.45:
             out.append({"age": 0.5, "height": float(np.interp(h, adult, grid))})
         else:
             out.append({"age": 0.5 * float(np.interp(h, young, grid)), "height": 0.5})
-    log.info("target heights %s", np.round(np.clip(current * scales, 0.8, 2.1), 2))
-    return out
+    log.info("target heights %s", np.round(heights, 2))
+    return heights / current, out
 
 
 # ----------------------------------------------------------------------------- export
