@@ -14,10 +14,14 @@ from crowdgaussian.people.faces import Face, fits, head_size
 from crowdgaussian.types import Person, Photo
 
 
+def _photo(rgb: np.ndarray, path: str) -> Photo:
+    """A Photo at full resolution from an RGB array (a composite or a crop of a real photo)."""
+    return Photo(rgb=rgb, full_width=rgb.shape[1], full_height=rgb.shape[0], scale=1.0, path=path)
+
+
 def _sample(name: str) -> Photo:
     """A people-free photo from scikit-learn's bundled samples."""
-    rgb = load_sample_image(name)
-    return Photo(rgb=rgb, full_width=rgb.shape[1], full_height=rgb.shape[0], scale=1.0, path=name)
+    return _photo(load_sample_image(name), name)
 
 
 @pytest.mark.parametrize("spec, model", [(ssd.POSE, "pose_detection"),
@@ -127,7 +131,7 @@ def test_a_skeleton_lying_across_the_top_edge_is_no_person():
     a person cut by the frame. A faceless cut skeleton must now stand within 45 degrees of upright."""
     photo = load_photo(asset("zidane.jpg"))
     rgb = np.ascontiguousarray(photo.rgb[:540])
-    people = find_people(Photo(rgb=rgb, full_width=rgb.shape[1], full_height=rgb.shape[0], scale=1.0, path="top"))
+    people = find_people(_photo(rgb, "top"))
     assert len(people) == 2, [p.bbox.round() for p in people]
     assert all("face_box" in p.extra for p in people)
 
@@ -224,7 +228,7 @@ def test_a_face_like_patch_on_a_found_head_is_not_a_second_person():
 def test_blank_and_noise_images_give_nobody(shape):
     rng = np.random.default_rng(0)
     for rgb in (np.zeros(shape + (3,), np.uint8), rng.integers(0, 256, shape + (3,), dtype=np.uint8)):
-        assert find_people(Photo(rgb=rgb, full_width=shape[1], full_height=shape[0], scale=1.0, path="x")) == []
+        assert find_people(_photo(rgb, "x")) == []
 
 
 @pytest.mark.parametrize("which", ["bus", "zidane"])
@@ -295,7 +299,7 @@ def test_small_people_are_found_by_the_tiles():
     small = cv2.resize(bus, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
     y0, x0 = 854 - small.shape[0] - 20, 500
     canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
-    people = find_people(Photo(rgb=canvas, full_width=1280, full_height=854, scale=1.0, path="composite"))
+    people = find_people(_photo(canvas, "composite"))
     _find(people, (x0 + 0.4 * 90, x0 + 0.4 * 200))  # beige coat
     _find(people, (x0 + 0.4 * 240, x0 + 0.4 * 330))  # black coat
 
@@ -303,14 +307,13 @@ def test_small_people_are_found_by_the_tiles():
 def test_a_distant_crowd_is_found_by_the_fine_tiles():
     """Composite (labelled as such): bus.jpg at 22 % tiled 8 x 4 into a 1424x948 photo, the beige-coat
     man about 110 px tall in each copy. Tiles down to a quarter of the frame found him in 4 of the
-    32 copies; the finer tiles (geometry.FINE_LEVELS) in 32. Each person found stands in one copy
+    32 copies; the finer tiles (candidates.FINE_LEVELS) in 32. Each person found stands in one copy
     at the size the photo gives him (no fragment, no two copies merged)."""
     bus = load_photo(asset("bus.jpg")).rgb
     small = cv2.resize(bus, None, fx=0.22, fy=0.22, interpolation=cv2.INTER_AREA)
     h, w = small.shape[:2]
     canvas = np.tile(small, (4, 8, 1))
-    people = find_people(Photo(rgb=canvas, full_width=canvas.shape[1], full_height=canvas.shape[0], scale=1.0,
-                               path="composite"))
+    people = find_people(_photo(canvas, "composite"))
     beige = [p for p in people if 70 * 0.22 <= _centre_x(p) % w <= 220 * 0.22]
     assert len(beige) >= 24
     for p in people:
@@ -330,7 +333,7 @@ def test_people_in_a_panorama_or_a_tall_strip_are_found(canvas_size, at):
     small = cv2.resize(bus, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     x0, y0 = at
     canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
-    people = find_people(Photo(rgb=canvas, full_width=w, full_height=h, scale=1.0, path="composite"))
+    people = find_people(_photo(canvas, "composite"))
     _find(people, (x0 + k * 90, x0 + k * 200))  # beige coat
     _find(people, (x0 + k * 240, x0 + k * 330))  # black coat
 
@@ -389,7 +392,7 @@ def test_a_person_whose_head_an_object_hides_is_found_beside_others():
     board = np.zeros(rgb.shape[:2], bool)
     board[y0:y1, x0:x1] = True
     rgb[board] = (200, 60, 40)
-    people = find_people(Photo(rgb=rgb, full_width=rgb.shape[1], full_height=rgb.shape[0], scale=1.0, path="board"))
+    people = find_people(_photo(rgb, "board"))
     matches = match_people([p.mask for p in people], [p.mask & ~board for p in scene.people])
     assert 1 in matches
     assert "face_box" not in people[matches[1][0]].extra

@@ -8,15 +8,6 @@ import numpy as np
 
 from ..image_io import frame_side
 
-COARSE_LEVELS = (1, 2, 3, 4)
-# Small people: at the coarse levels the pose detector misses a person a few pixels tall in its
-# 224-px input (synthetic groups 8-10 m away in 1600-px photos: 34 of the 81 people more than
-# half in view found, 62 with these). Finer tiles only where a tile still spans at least that
-# input in photo pixels: finer ones upsample, which adds no detail but fired on both motorcycles
-# of scikit-image's samples.
-FINE_LEVELS = (6, 8)
-FINE_MIN_SIDE = 224.0
-
 
 @dataclass(frozen=True)
 class Roi:
@@ -82,7 +73,7 @@ def tensor_map_to_photo(m: np.ndarray, values: np.ndarray, shape: tuple[int, int
                           borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
-def square_tiles(width: int, height: int, levels: tuple[int, ...] = COARSE_LEVELS,
+def square_tiles(width: int, height: int, levels: tuple[int, ...] = (1, 2, 3, 4),
                  overlap: float = 1.3, min_side: float = 112.0) -> list[Roi]:
     """Square regions: the whole photo, then overlapping tiles of side frame/n*overlap per level,
     where the frame is `frame_side`: the longer side, or 16/9 of the shorter one if less (in a
