@@ -62,6 +62,9 @@ def test_photo_without_people_fails_cleanly(tmp_path):
     proc = run_cli("reconstruct", tmp_path / "china.png", "-o", out, "--progress", "json")
     assert proc.returncode == 2
     assert "no people found" in json.loads(proc.stdout.splitlines()[-1])["error"]
+    # the one-line error is all of stderr: the TFLite runtime's own "Created TensorFlow Lite
+    # XNNPACK delegate" line (written to the terminal, where it broke the progress bar) goes to the log
+    assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'china.png'}: no people found in the photo"]
     assert not out.exists()
     _no_leftovers(tmp_path)
 

@@ -1,7 +1,13 @@
 """Cached ai-edge-litert interpreters for the mediapipe tflite models (loaded once per process)."""
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -11,14 +17,34 @@ from ..models import mediapipe_model
 
 NUM_THREADS = 2  # the budget is a 2-core CPU; more threads only contend
 _lock = threading.Lock()  # an Interpreter is not re-entrant
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=None)
 def interpreter(name: str) -> Interpreter:
     """The allocated interpreter of mediapipe model `name` (e.g. "pose_detection")."""
-    it = Interpreter(model_path=str(mediapipe_model(name)), num_threads=NUM_THREADS)
-    it.allocate_tensors()
+    with _native_stderr_to_log():
+        it = Interpreter(model_path=str(mediapipe_model(name)), num_threads=NUM_THREADS)
+        it.allocate_tensors()
     return it
+
+
+@contextlib.contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """Send what the TFLite runtime prints straight to file descriptor 2 (its "Created TensorFlow
+    Lite XNNPACK delegate" line) to the log instead: on a terminal it broke the progress bar."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines():
+                log.info("tflite: %s", line)
 
 
 def input_size(name: str) -> tuple[int, int]:
