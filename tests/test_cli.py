@@ -96,6 +96,26 @@ def test_progress_bar_draws_each_update_once():
     assert "50%" in text.split("\r")[-1]  # one of two equal stages done
 
 
+def test_progress_bar_shows_on_a_terminal_that_reports_no_size():
+    """A fresh pseudo-terminal reports 0 x 0 (as under `script` or some CI runners); a process
+    whose stderr is one must still draw the bar, stage names included."""
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    code = ("from crowdgaussian.progress import Progress\n"
+            "p = Progress({'people': 1.0}, 'bar')\n"
+            "with p.stage('people') as report:\n"
+            "    report(0.5, 'halfway')\n"
+            "p.close()\n")
+    subprocess.run([sys.executable, "-c", code], stderr=slave, check=True, timeout=60)
+    os.close(slave)
+    text = os.read(master, 65536).decode()
+    os.close(master)
+    assert "people: halfway" in text and "50%" in text
+
+
 def test_auto_device_needs_gsplat_as_well_as_a_gpu(monkeypatch):
     """`--device auto` picks CUDA only where gsplat's kernels load too: a GPU without them
     would render every fit step on the CPU, copying tensors back and forth."""

@@ -7,6 +7,7 @@ Protocol (`--progress json`): stdout carries one JSON object per line,
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +35,11 @@ class Progress:
         self._bar: tqdm | None = None
         self.timings: dict[str, float] = {}
         if mode == "bar":
-            self._bar = tqdm(total=1000, file=self._stream, unit="", bar_format="{desc:<40}{percentage:3.0f}%|{bar}| {elapsed}")
+            # the size is given: on a terminal that reports none (0 x 0, a bare pseudo-terminal) tqdm
+            # would draw nothing at all; shutil falls back to $COLUMNS / $LINES, then 80 x 24
+            size = shutil.get_terminal_size()
+            self._bar = tqdm(total=1000, file=self._stream, unit="", ncols=size.columns, nrows=size.lines,
+                             bar_format="{desc:<40}{percentage:3.0f}%|{bar}| {elapsed}")
 
     def _emit(self, stage: str, fraction: float, message: str) -> None:
         overall = min(1.0, self._start[stage] + self._weight[stage] * max(0.0, min(1.0, fraction)))
