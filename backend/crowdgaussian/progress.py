@@ -36,9 +36,10 @@ class Progress:
         self.timings: dict[str, float] = {}
         if mode == "bar":
             # the size is given: on a terminal that reports none (0 x 0, a bare pseudo-terminal) tqdm
-            # would draw nothing at all; shutil falls back to $COLUMNS / $LINES, then 80 x 24
+            # would draw nothing at all; shutil falls back to $COLUMNS / $LINES, then 80 x 24 (one
+            # column less, as tqdm takes it, so that the line never wraps)
             size = shutil.get_terminal_size()
-            self._bar = tqdm(total=1000, file=self._stream, unit="", ncols=size.columns, nrows=size.lines,
+            self._bar = tqdm(total=1000, file=self._stream, unit="", ncols=size.columns - 1, nrows=size.lines - 1,
                              bar_format="{desc:<40}{percentage:3.0f}%|{bar}| {elapsed}")
 
     def _emit(self, stage: str, fraction: float, message: str) -> None:
