@@ -176,6 +176,33 @@ def test_completion_carries_stripes_round_limbs_but_not_front_details_round_the_
     assert np.median(np.linalg.norm(out[n:][back_tie] - grey, axis=1)) < 0.2
 
 
+def test_completion_does_not_carry_an_open_coats_front_round_the_thighs() -> None:
+    """A black coat worn open over the thighs shows its grey lining down their front (bus.jpg's
+    man in black): the backs of the thighs are the coat's black, not the lining; below, a striped
+    trouser leg still carries its stripes round."""
+    from crowdgaussian.gaussians.complete import complete_colours
+
+    rng = np.random.default_rng(2)
+    n = 4000
+    angle, z = rng.uniform(-np.pi, np.pi, n), rng.uniform(0.0, 0.4, n)
+    thigh = np.c_[0.08 * np.sin(angle), -0.08 * np.cos(angle), z + 0.5]  # front is -Y
+    shin = np.c_[0.05 * np.sin(angle), -0.05 * np.cos(angle), z]
+    means = np.concatenate([thigh, shin])
+    front = np.r_[thigh[:, 1] < 0, shin[:, 1] < 0]
+    black, grey, red, blue = (np.array(c) for c in ([0.05, 0.05, 0.05], [0.6, 0.6, 0.6], [0.9, 0.1, 0.1],
+                                                   [0.1, 0.1, 0.9]))
+    lining = np.abs(thigh[:, 0]) < 0.04  # the middle of the front, between the coat's edges
+    stripes = np.where((np.floor(z / 0.1) % 2 == 0)[:, None], red, blue)
+    colours = np.concatenate([np.where(lining[:, None], grey, black), stripes])
+    limbs = np.r_[np.zeros(n, int), np.ones(n, int)]
+    out = complete_colours(means, np.where(front[:, None], colours, 0.0), front, np.full(2 * n, parts.LOWER),
+                           np.full(2 * n, -1), limbs, np.r_[np.ones(n, bool), np.zeros(n, bool)])
+    back_middle = ~front[:n] & (np.abs(thigh[:, 0]) < 0.04)
+    assert np.median(np.linalg.norm(out[:n][back_middle] - black, axis=1)) < 0.2
+    back_shin = ~front[n:] & (np.abs((z / 0.1) % 1 - 0.5) < 0.3)  # away from stripe edges
+    assert np.mean(np.linalg.norm(out[n:][back_shin] - stripes[back_shin], axis=1) < 0.2) > 0.9
+
+
 def test_completion_fills_a_tank_tops_back_from_the_top_not_the_bare_arms() -> None:
     """Bare arms seen all round, the top seen only in front: its hidden back is the top's colour."""
     from crowdgaussian.gaussians.complete import complete_colours

@@ -6,10 +6,12 @@ Order of evidence, all general (no per-photo tuning):
    samples of the person's skin colour are not taken as its garment (none are when most are):
    they are hands and forearms resting in front of the hips, a few centimetres off the body fit's
    arms;
-1. on arms and legs, the seen colour of the same bone straight through the limb (same x, z
+1. on arms and lower legs, the seen colour of the same bone straight through the limb (same x, z
    in the rest pose, which faces -Y): a sleeve or trouser leg continues round at the same
    height, so hems, stripes and cuffs carry round (not on the torso: ties, zips, open
-   jackets and logos are front-only);
+   jackets and logos are front-only; nor on the thighs, which are filled with the trunk:
+   a coat, jacket or long shirt worn open hangs over them, and the lining or shirt its front
+   shows is not on its back);
 2. the left/right mirror partner, if the photo sees it and it lies in the same region (a hand
    hangs beside the thigh in the rest pose);
 3. the back of the head and its crown take the colour of the seen part of the head nearest to
@@ -171,11 +173,13 @@ def _median(colors: np.ndarray, sel: np.ndarray, min_count: int = 5) -> np.ndarr
 
 
 def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.ndarray,
-                     regions: np.ndarray, partners: np.ndarray, limbs: np.ndarray) -> np.ndarray:
+                     regions: np.ndarray, partners: np.ndarray, limbs: np.ndarray,
+                     thighs: np.ndarray | None = None) -> np.ndarray:
     """[N, 3] colours: visible ones kept, hidden ones completed (see module docstring).
 
     `partners`: each Gaussian's left/right mirror (-1: none); `limbs`: its dominant bone where
-    that is an arm or leg segment, else -1.
+    that is an arm or leg segment, else -1; `thighs`: which of them lie on a thigh (completed
+    with the trunk, rule 1), none when not given.
     """
     out = colors.astype(np.float64).copy()
     known = _interior(means_rest, visible, regions)
@@ -183,7 +187,8 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     zones = _head_zones(means_rest, head) if head.any() else None
     if zones is not None:
         known &= ~_arms_on_hidden_legs(out, known, regions, limbs, _median(out, zones[3] & known))
-    known |= _through_limbs(means_rest, out, known, limbs)
+    round_limbs = limbs if thighs is None else np.where(thighs, -1, limbs)  # what carries round (rule 1)
+    known |= _through_limbs(means_rest, out, known, round_limbs)
     mirror = (~visible) & (partners >= 0)
     mirror &= known[np.maximum(partners, 0)] & (regions[np.maximum(partners, 0)] == regions)
     out[mirror] = out[partners[mirror]]
@@ -207,7 +212,7 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
             known |= fill_face
 
     for r in (parts.UPPER, parts.LOWER):
-        trunk = (regions == r) & (limbs < 0)
+        trunk = (regions == r) & (round_limbs < 0)
         if (trunk & known).sum() >= TRUNK_MIN_SEEN and (trunk & ~known).any():
             out[trunk] = _harmonic_fill(means_rest[trunk], out[trunk], known[trunk], _median(out, trunk & known))
             known |= trunk

@@ -36,12 +36,18 @@ def bone_region(name: str) -> int:
 # Limb bones (anny names first, then generic ones): a sleeve or trouser leg looks the same at
 # the front and the back, unlike a torso (ties, zips, open jackets, logos).
 _ARMS = ("upperarm", "lowerarm", "forearm", "elbow")
-_LIMBS = _ARMS + ("upperleg", "lowerleg", "thigh", "calf", "knee", "shin")
+_THIGHS = ("upperleg", "thigh")
+_LIMBS = _ARMS + _THIGHS + ("lowerleg", "calf", "knee", "shin")
 
 
 def limb_bones(bones: list[types.Bone]) -> np.ndarray:
     """[B] bool: which bones are arm or leg segments."""
     return np.array([any(k in b.name.lower() for k in _LIMBS) for b in bones], dtype=bool)
+
+
+def thigh_bones(bones: list[types.Bone]) -> np.ndarray:
+    """[B] bool: the thighs (upper leg segments), which open coats and long shirts hang over."""
+    return np.array([any(k in b.name.lower() for k in _THIGHS) for b in bones], dtype=bool)
 
 
 def arm_bones(bones: list[types.Bone]) -> np.ndarray:
