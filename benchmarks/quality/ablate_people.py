@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from crowdgaussian import types
-from crowdgaussian.eval.benchmark import Config, _inputs, scale_people
+from crowdgaussian.eval.benchmark import Config, scale_people, scene_inputs
 from crowdgaussian.eval.methods import run_methods
 from crowdgaussian.eval.runner import match_people, score_people, truth_views
 from crowdgaussian.people import find_people
@@ -55,27 +55,27 @@ def run(seeds: list[int], conditions: tuple[str, ...], size: int, views: list[in
         scene = make_crowd(seed, n, cfg.width, cfg.height, cfg.truth_gaussians)
         truths = [truth_views(scene, p, size, views) for p in scene.people]
         rng = np.random.default_rng(scene.seed + 7919)  # the same occluders as the quality benchmark
-        for condition, photo, occluder, ratios in _inputs(scene, cfg, rng):
+        for condition, photo, occluder, ratios in scene_inputs(scene, cfg, rng):
             if condition not in conditions:
                 continue
             visible = [p.mask & ~occluder if occluder is not None else p.mask for p in scene.people]
             oracle = scale_people(scene.oracle_people(occluder), photo)
             detected = find_people(photo)
             matches = match_people([p.mask for p in detected], visible)
+            logging.info("seed %d %s: %d of %d people found", seed, condition, len(matches), n)
+            if not matches:  # nobody to compare: every variant would score no one
+                continue
             by_id = {o.id: o for o in oracle}
             truth = {j: by_id[scene.people[i].id] for i, (j, _) in matches.items() if scene.people[i].id in by_id}
             people = {name: _swapped(detected, truth, fields) for name, fields in VARIANTS.items()}
             people["oracle people"] = oracle
             for name, given in people.items():
-                if not given:
-                    continue
                 pred = run_methods(photo, scene.camera, given, ("ours",), "cpu", "fast")["ours"]
                 scores, _ = score_people(scene, pred, truths, size, views, visible, ratios, None)
                 for i, s in enumerate(scores):
                     if i in matches:  # only people the detector found: the same set under every variant
                         records.append({"seed": seed, "condition": condition, "person": i, "variant": name,
                                         "psnr": s.psnr, "orbit_iou": s.orbit_iou})
-            logging.info("seed %d %s: %d of %d people found", seed, condition, len(matches), n)
     return records
 
 

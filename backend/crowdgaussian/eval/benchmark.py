@@ -73,7 +73,7 @@ def scale_people(people: list[types.Person], photo: types.Photo) -> list[types.P
     return out
 
 
-def _inputs(scene: SynthScene, cfg: Config, rng: np.random.Generator):
+def scene_inputs(scene: SynthScene, cfg: Config, rng: np.random.Generator):
     """(condition name, photo, occluder mask or None, per-person occlusion ratios) of one scene."""
     regions = [p.mask for p in scene.people]
     for level in cfg.levels:
@@ -97,7 +97,7 @@ def run_scene(scene: SynthScene, cfg: Config, lpips=None, inputs=None) -> tuple[
     truths = [truth_views(scene, p, cfg.size, cfg.views) for p in scene.people]
     records, grid = [], {}
     rng = np.random.default_rng(scene.seed + 7919)
-    for condition, photo, occluder, ratios in inputs or _inputs(scene, cfg, rng):
+    for condition, photo, occluder, ratios in inputs or scene_inputs(scene, cfg, rng):
         people = None
         if cfg.people_mode == "oracle":
             people = scale_people(scene.oracle_people(occluder), photo)
