@@ -553,11 +553,12 @@ def test_body_behind_a_seen_forearm_does_not_take_its_colour() -> None:
 
 
 def test_arm_cover_takes_seen_arms_only_and_survives_odd_landmarks() -> None:
-    """Only segments with both ends seen are covered, from a third of the way down the upper arm;
-    a missing (NaN) or far-off landmark neither raises nor covers anything."""
+    """Only segments with both ends seen are covered, from a third of the way down the upper arm,
+    and a seen wrist's hand; a missing (NaN) or far-off landmark neither raises nor covers anything."""
     kp = np.zeros((33, 3))
     for name, xyv in {"left_shoulder": (50.5, 40.5, 0.9), "left_elbow": (50.5, 100.5, 0.9),
                       "left_wrist": (110.5, 100.5, 0.9), "left_index": (130.5, 100.5, 0.3),
+                      "left_pinky": (110.5, 110.5, 0.9),
                       "right_shoulder": (150.5, 40.5, 0.9), "right_elbow": (np.nan, np.nan, np.nan),
                       "right_wrist": (1e12, -1e12, 0.9)}.items():
         kp[types.POSE_LANDMARKS.index(name)] = xyv
@@ -565,4 +566,5 @@ def test_arm_cover_takes_seen_arms_only_and_survives_odd_landmarks() -> None:
     assert cover[80, 50] and cover[100, 80] and cover[100, 110]  # upper arm, forearm, wrist
     assert not cover[45, 50]  # the shoulder itself is the torso's
     assert not cover[100, 125]  # wrist -> hand: the hand landmark is not seen
+    assert cover[110, 110] and not cover[120, 110]  # the hand round its seen points (pinky), not beyond
     assert not cover[:, 140:].any()  # the right arm: its elbow is missing

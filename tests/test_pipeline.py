@@ -211,11 +211,13 @@ def test_bodies_are_plausible_and_three_dimensional(bundle, manifest):
 # by the bodies' depth order (bodies/ownership.py) therefore cannot give the arm to Zidane.
 ZIDANE_ARM_MISSED = ("known: the landmark model puts Zidane's pointing arm on Ancelotti's skeleton, "
                      "so neither the masks nor the fitted bodies give it to Zidane")
-# t1.jpg: the man standing behind Lisa is fitted seated (both his legs are hidden, so which start wins is
-# a guess), and his thighs then reach forward in front of her; machine-dependent: it passed on the CPU of
-# the 12th session's machine, and fails on the 13th's with the same code (2.513 m against 2.490 m).
-SEATED_BEHIND = ("known: on t1.jpg the man standing behind Lisa may be fitted seated (his legs are hidden), "
-                 "and his thighs then render in front of her on her pixels; depends on the CPU's rounding")
+# t1.jpg: where the red-shirted man's forearm reaches behind the glass towards the man in grey, the
+# fitted hand of the man in grey, a little long, renders in front of it (23 px at 256 px). He is
+# placed 0.7 m nearer, so the fit's rule that keeps body parts behind a person placed nearer where
+# the photo shows that person does not apply (bodies/fit.py, `_behind_the_seen`). Until 2026-11-29
+# the failing pair was the man standing behind Lisa, his hidden thighs in front of her.
+HAND_OVER_FOREARM = ("known: on t1.jpg the fitted hand of the man in grey, placed 0.7 m nearer, renders over "
+                     "the tip of the red-shirted man's forearm beside the glass (23 px at 256 px)")
 
 
 def test_depth_order_is_consistent_with_occlusions(photo_view, request):
@@ -225,7 +227,7 @@ def test_depth_order_is_consistent_with_occlusions(photo_view, request):
         # not strict: on the GPU machine's CPU (numpy 2.5, other SIMD) the arm landed behind and it passed
         request.node.add_marker(pytest.mark.xfail(strict=False, reason=ZIDANE_ARM_MISSED))
     if request.node.callspec.params["bundle"] == "table":
-        request.node.add_marker(pytest.mark.xfail(strict=False, reason=SEATED_BEHIND))
+        request.node.add_marker(pytest.mark.xfail(strict=False, reason=HAND_OVER_FOREARM))
     each, masks = photo_view["each"], photo_view["masks"]
     checked = 0
     for a in range(len(each)):
@@ -240,6 +242,21 @@ def test_depth_order_is_consistent_with_occlusions(photo_view, request):
             checked += 1
     if checked == 0:
         pytest.skip("no two people's renders overlap in this photo")
+
+
+def test_nobody_renders_in_front_of_a_person_where_the_photo_shows_that_person(photo_view):
+    """Per person: of their own mask pixels where they render opaque, the share where another body
+    renders opaque and nearer. On t1.jpg the hidden left arm and leg of the man standing behind
+    Lisa came out in front of her (21 % of her pixels), until the body fit kept every body part that
+    projects onto a seen person behind that person's body (bodies/fit.py, `_behind_the_seen`): 0 %."""
+    each, masks = photo_view["each"], photo_view["masks"]
+    for a, (_, depth, alpha) in enumerate(each):
+        own = masks[a] & (alpha > 0.5)
+        covered = np.zeros_like(own)
+        for b, (_, depth_b, alpha_b) in enumerate(each):
+            if b != a:
+                covered |= own & (alpha_b > 0.5) & (depth_b < depth)
+        assert covered.sum() <= 0.1 * own.sum(), (a, covered.sum() / own.sum())
 
 
 # zidane.jpg pixel boxes [x0, y0, x1, y1] (1280 x 720, the bundle's mask resolution), picked by eye.

@@ -3,7 +3,8 @@
 Sources are the interior of the seen area (its rim mixes in neighbouring colours).
 Order of evidence, all general (no per-photo tuning):
 0. where the photo shows the upper body but next to nothing of the legs (a table), the lower body's
-   samples of the person's skin colour are not taken as its garment (none are when most are):
+   samples of the person's skin colour (face or seen hands) are not taken as its garment (none are
+   when most are):
    they are hands and forearms resting in front of the hips, a few centimetres off the body fit's
    arms;
 1. on arms and lower legs, the seen colour of the same bone straight through the limb (same x, z
@@ -142,9 +143,11 @@ def _through_limbs(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray
 
 
 def _arms_on_hidden_legs(colors: np.ndarray, known: np.ndarray, regions: np.ndarray, limbs: np.ndarray,
-                         skin: np.ndarray | None) -> np.ndarray:
+                         skin: np.ndarray | None, hands: np.ndarray | None = None) -> np.ndarray:
     """[N] bool: known lower-body Gaussians that are not its garment, when the legs are hidden: the
-    skin-coloured ones, or all of them when most are.
+    skin-coloured ones (like the face's `skin` or the seen `hands`), or all of them when most are.
+    The hands count as well because a face and the hands are often lit differently (t1.jpg: the
+    man behind Lisa, his face pale in the light, his hand on the table darker and redder).
 
     With the upper body in view and the lower body seen only as a sliver at the waist, the lower
     body's samples are mostly what lies in front of it in the photo: the person's hands and
@@ -158,8 +161,10 @@ def _arms_on_hidden_legs(colors: np.ndarray, known: np.ndarray, regions: np.ndar
     if (skin is None or not sliver.any() or (known & legs).sum() >= LEGS_SEEN_SHARE * legs.sum()
             or (known & upper).sum() < UPPER_SEEN_SHARE * upper.sum()):
         return drop
-    lab = cv2.cvtColor(np.vstack([colors[sliver], skin]).astype(np.float32)[:, None], cv2.COLOR_RGB2LAB)[:, 0]
-    distance = np.linalg.norm((lab[:-1] - lab[-1]) * (0.5, 1.0, 1.0), axis=1)
+    refs = np.vstack([skin] + ([] if hands is None else [hands]))
+    lab = cv2.cvtColor(np.vstack([colors[sliver], refs]).astype(np.float32)[:, None], cv2.COLOR_RGB2LAB)[:, 0]
+    samples, refs = lab[:-len(refs)], lab[-len(refs):]
+    distance = np.linalg.norm((samples[:, None] - refs[None]) * (0.5, 1.0, 1.0), axis=2).min(axis=1)
     skin_like = distance < SKIN_DISTANCE
     if skin_like.mean() > 0.5:  # mostly arms: the rest is what they hold, or the table they lie on
         return sliver
@@ -186,7 +191,8 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     head = regions == parts.HEAD
     zones = _head_zones(means_rest, head) if head.any() else None
     if zones is not None:
-        known &= ~_arms_on_hidden_legs(out, known, regions, limbs, _median(out, zones[3] & known))
+        known &= ~_arms_on_hidden_legs(out, known, regions, limbs, _median(out, zones[3] & known),
+                                       _median(out, known & (regions == parts.HANDS)))
     round_limbs = limbs if thighs is None else np.where(thighs, -1, limbs)  # what carries round (rule 1)
     known |= _through_limbs(means_rest, out, known, round_limbs)
     mirror = (~visible) & (partners >= 0)

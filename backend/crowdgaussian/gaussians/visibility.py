@@ -23,6 +23,12 @@ ARM_CHAINS = (("left_shoulder", "left_elbow", "left_wrist", "left_index"),
 ARM_START = 0.33  # fraction of shoulder -> elbow where the cover starts
 ARM_SEEN = 0.6  # visibility from which BlazePose's arm landmarks are reliable (wrists turn so at 0.6)
 ARM_RADIUS_M = 0.05  # half-width of the cover: a forearm's radius plus a sleeve
+# A seen wrist's hand: a disc round its seen landmarks' centre. BlazePose's index point often lies at
+# the wrist, and the fingers past it let a seated thigh behind a hand on the table take the hand's skin
+# (t1.jpg: the man behind Lisa, once his hidden legs were kept behind her).
+HAND_POINTS = {"left_wrist": ("left_pinky", "left_index", "left_thumb"),
+               "right_wrist": ("right_pinky", "right_index", "right_thumb")}
+HAND_RADIUS_M = 0.09  # about half a hand's length, wrist to fingertips
 
 
 @numba.njit(cache=True)
@@ -97,7 +103,8 @@ def sample_nearest(image: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def arm_cover(keypoints: np.ndarray, shape: tuple[int, int], radius_px: float) -> np.ndarray:
-    """bool [H, W]: pixels within `radius_px` of a seen arm segment (both ends' visibility >= ARM_SEEN)."""
+    """bool [H, W]: pixels within `radius_px` of a seen arm segment (both ends' visibility >= ARM_SEEN),
+    and the hand of a seen wrist (HAND_RADIUS_M, scaled like `radius_px`)."""
     out = np.zeros(shape, np.uint8)
     thickness = max(1, int(round(2 * radius_px)))
     for chain in ARM_CHAINS:
@@ -110,6 +117,12 @@ def arm_cover(keypoints: np.ndarray, shape: tuple[int, int], radius_px: float) -
             ends = [tuple(int(round(v)) for v in np.clip(p - 0.5, -4 * max(shape), 4 * max(shape)))
                     for p in (start, b[:2])]
             cv2.line(out, ends[0], ends[1], 1, thickness, lineType=cv2.LINE_8)
+    for wrist, fingers in HAND_POINTS.items():
+        pts = keypoints[[types.POSE_LANDMARKS.index(n) for n in (wrist, *fingers)]]
+        seen = np.isfinite(pts).all(axis=1) & (pts[:, 2] >= ARM_SEEN)
+        if seen[0] and np.abs(pts[seen, :2]).max() < 4 * max(shape):
+            centre = tuple(int(round(v)) for v in pts[seen, :2].mean(axis=0) - 0.5)
+            cv2.circle(out, centre, max(1, int(round(radius_px * HAND_RADIUS_M / ARM_RADIUS_M))), 1, -1)
     return out.astype(bool)
 
 
