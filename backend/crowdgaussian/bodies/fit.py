@@ -43,7 +43,6 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 import torch
-from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from ..types import POSE_LANDMARKS, Body, Camera, Person, Photo
@@ -51,6 +50,7 @@ from . import ground
 from . import model as M
 from .landmarks import index, landmark_map
 from .make import make_body
+from .ownership import banded_depth
 
 log = logging.getLogger(__name__)
 
@@ -409,46 +409,38 @@ def _behind_the_seen(model, state: State, t: Targets, fitted, K: np.ndarray, peo
         uv = _project(cam, K).numpy()
     cam = cam.numpy()
     depths = state.translation()[:, 2].detach().numpy()
-    surfaces = [_banded(_surface_depth(uv[j], cam[j, :, 2], K, (h, w)), float(t.sigma[j]))
-                * _eroded(p.mask, ORDER_INSET * float(t.sigma[j])) for j, p in enumerate(people)]
+    surfaces = []
+    for j, p in enumerate(people):
+        depth = banded_depth(_surface_depth(uv[j], cam[j, :, 2], K, (h, w)), float(t.sigma[j]))
+        surfaces.append(np.where(np.isfinite(depth) & _eroded(p.mask, ORDER_INSET * float(t.sigma[j])), depth, 0.0))
     front = np.zeros((len(people), 1, h, w), np.float32)
     for i in range(len(people)):
         for j in range(len(people)):
-            if j != i and depths[j] < depths[i]:
+            if depths[j] < depths[i]:  # j placed nearer (never i itself)
                 np.maximum(front[i, 0], surfaces[j], out=front[i, 0])
     return dataclasses.replace(t, front=torch.tensor(front, device=t.outside.device))
 
 
 def _surface_depth(uv: np.ndarray, z: np.ndarray, K: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """[H, W] depth (m) of a body's nearest surface from its fitting vertices (0 = not covered): each
+    """[H, W] depth (m) of a body's nearest surface from its fitting vertices (inf = not covered): each
     vertex splatted as a disc as wide as the vertices' spacing (SURFACE_SPACING) at its depth."""
     h, w = shape
     depth = np.full((h, w), np.inf, np.float32)
     x, y = np.round(uv[:, 0]).astype(int), np.round(uv[:, 1]).astype(int)
     keep = (x >= 0) & (x < w) & (y >= 0) & (y < h) & (z > 0)
     if not keep.any():
-        return np.zeros((h, w), np.float32)
+        return depth
     np.minimum.at(depth, (y[keep], x[keep]), z[keep].astype(np.float32))
     r = max(1, int(round(K[0, 0] * SURFACE_SPACING / float(np.median(z[keep])))))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     depth = cv2.erode(np.where(np.isfinite(depth), depth, 1e6).astype(np.float32), disc)
-    return np.where(depth < 1e5, depth, 0.0).astype(np.float32)
+    return np.where(depth < 1e5, depth, np.inf).astype(np.float32)
 
 
 def _eroded(mask: np.ndarray, px: float) -> np.ndarray:
     """`mask` shrunk by `px` pixels."""
     r = max(1, int(round(px)))
     return cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
-
-
-def _banded(depth: np.ndarray, band_px: float) -> np.ndarray:
-    """`depth` (0 = not covered) extended `band_px` beyond the body with its nearest covered pixel's
-    depth: hair, loose clothes and a fit a few pixels off still cover the person's mask there."""
-    empty = depth <= 0
-    if empty.all() or not empty.any():
-        return depth
-    dist, (iy, ix) = ndimage.distance_transform_edt(empty, return_indices=True)
-    return np.where(dist <= band_px, depth[iy, ix], 0.0).astype(np.float32)
 
 
 _LEG_LANDMARKS = np.array([name.endswith(LEGS) for name in POSE_LANDMARKS])

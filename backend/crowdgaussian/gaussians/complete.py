@@ -143,7 +143,7 @@ def _through_limbs(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray
 
 
 def _arms_on_hidden_legs(colors: np.ndarray, known: np.ndarray, regions: np.ndarray, limbs: np.ndarray,
-                         skin: np.ndarray | None, hands: np.ndarray | None = None) -> np.ndarray:
+                         skin: np.ndarray | None, hands: np.ndarray | None) -> np.ndarray:
     """[N] bool: known lower-body Gaussians that are not its garment, when the legs are hidden: the
     skin-coloured ones (like the face's `skin` or the seen `hands`), or all of them when most are.
     The hands count as well because a face and the hands are often lit differently (t1.jpg: the
