@@ -283,7 +283,9 @@ def test_fit_real_photo():
 
 
 def test_fit_waist_up_person_gets_neutral_legs():
-    """Legs hidden (behind a table): invisible landmarks, mask cut below the hips."""
+    """Legs hidden (behind a table), BlazePose's invented legs marked visible, mask cut below the
+    hips: the legs stand or sit as a whole (nothing in the photo says which, and the fit prefers
+    neither), never the invented spread."""
     from crowdgaussian.bodies import fit_bodies
     from crowdgaussian.types import Camera, Photo
 
@@ -299,11 +301,10 @@ def test_fit_waist_up_person_gets_neutral_legs():
     photo = Photo(rgb=np.zeros((480, 640, 3), np.uint8), full_width=640, full_height=480, scale=1.0,
                   path="synthetic")
     (body,), _ = fit_bodies(photo, [person], camera)
-    names = body.params["bone_names"]
-    pose = np.array(body.params["pose_rotvec"])
-    for leg in ("upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R"):
-        assert np.degrees(np.linalg.norm(pose[names.index(leg)])) < 15.0, leg
-    assert np.ptp(body.vertices_world[:, 2]) > 1.4, "a whole standing body"
+    legs = _turns(body, "upperleg01") + _turns(body, "lowerleg01")
+    standing, seated = max(legs) < 15.0, all(abs(a - 90.0) < 20.0 for a in legs)
+    assert standing or seated, legs
+    assert np.ptp(body.vertices_world[:, 2]) > (1.4 if standing else 1.1), "a whole body, feet and all"
     assert body.reprojection_error_px < 5.0
 
 

@@ -13,8 +13,9 @@ with Adam on:
 - silhouette: projected body points outside the allowed area (own mask, other people's masks
   that may hide the body: all of them in the first pass, in the second only those of people not
   behind it; outside the frame) and own-mask pixels far from the projected body;
-  body parts whose nearest landmark is unseen and lies on no person are exempt from the
-  first (an unknown object may hide them: pulling them onto the masks twisted whole bodies);
+  body parts whose nearest landmark is unseen and lies on no person, or belongs to a hidden leg
+  (wherever BlazePose guesses it), are exempt from the first (an unknown object may hide them:
+  pulling them onto the masks twisted whole bodies, and held standing legs over a table);
 - depth order (second pass): a body point projected onto pixels where the photo shows a person
   placed nearer lies behind that person's body surface there (as the first pass left it);
 - priors: small angles around a relaxed pose (strong on bones whose far end is not seen, so
@@ -24,7 +25,9 @@ with Adam on:
   the world's, not the tilted pelvis's of a person leaning over a table; knee hinge, phenotypes near the
   middle, and the orientation held near its start from BlazePose's 3D torso in proportion to
   how little of the person is seen.
-Each person is fitted from two starts, standing and seated, keeping the lower final loss.
+Each person is fitted from two starts, standing and seated, keeping the lower final loss, less
+the hidden legs' prior and hold (which differ between the starts by construction): where nothing
+of the legs shows, the rest of the body decides, with no preference for either posture.
 Size and distance are ambiguous in one image: the first pass uses an average adult height;
 then ground.py puts the people whose feet are seen on one floor, the depth order is made
 consistent with who hides whom, each person's height (and, below 1.45 m, age) phenotype is
@@ -93,6 +96,7 @@ SHIN_IDS = [list(POSE_PRIOR).index(b) for b in ("lowerleg01.L", "lowerleg01.R")]
 HELD_LEGS = (("upperleg01.L", "upperleg01.L", "lowerleg01.L"), ("upperleg01.R", "upperleg01.R", "lowerleg01.R"),
              ("lowerleg01.L", "lowerleg01.L", "foot.L"), ("lowerleg01.R", "lowerleg01.R", "foot.R"))
 LEG_HOLD = 1.0  # weight of (1 - cos) between a held leg bone and its direction
+HELD_PRIOR_COLUMNS = [list(POSE_PRIOR).index(b) for b, _, _ in HELD_LEGS]  # their POSE_PRIOR columns
 OWN_VERTICAL = 10.0  # degrees between a person's up and the world's within which their own is used
 REFLECT = (1.0, -1.0, -1.0)  # a rotation vector reflected across the sagittal plane (x -> -x)
 
@@ -337,9 +341,6 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         weight = seen * lmap.weight.numpy()
         kp.append(xy)
         kp_w.append(weight)
-        # a landmark neither seen nor lying on a person (e.g. behind a table or a pole) may hide its
-        # part of the body anywhere: that part is not held inside the people's masks
-        outlined.append((weight > 0) | ~inside | (off_people[px[:, 1], px[:, 0]] <= 0.25 * sigma[-1]))
         d, dw = np.zeros((len(DIRECTIONS), 3)), np.zeros(len(DIRECTIONS))
         if p.keypoints_3d is not None:
             points = world_points_in_camera(p, K)
@@ -364,6 +365,12 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         # a hidden thigh copies its seen partner (MIRRORED_LIMBS); with both hidden, both are held
         held_bones = {b for b, _, _ in HELD_LEGS if b in hidden and (b.startswith("lowerleg") or _other_side(b) in hidden)}
         held.append([b in held_bones for b, _, _ in HELD_LEGS])
+        # a landmark neither seen nor lying on a person (e.g. behind a table or a pole) may hide its
+        # part of the body anywhere: that part is not held inside the people's masks; nor is a
+        # hidden leg, wherever BlazePose guesses its joints
+        hidden_sides = tuple({"L": "left_", "R": "right_"}[b[-1]] for b in held_bones if b.startswith("upperleg"))
+        guessed = np.array([name.startswith(hidden_sides) and name.endswith(LEGS) for name in POSE_LANDMARKS])
+        outlined.append(((weight > 0) | ~inside | (off_people[px[:, 1], px[:, 0]] <= 0.25 * sigma[-1])) & ~guessed)
         # a held bone keeps its relaxed prior: the vertical hold replaces the strong one
         prior.append([HIDDEN_PRIOR if b in hidden - held_bones else v for b, v in POSE_PRIOR.items()])
         # the floor only trusts feet on the person's own mask (not hidden by a table or a person)
@@ -634,7 +641,7 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
     """Adam: `iters[0]` steps of placement only (torso keypoints), then the pose; the shape
     phenotypes are free in the last `shape_steps` steps; silhouette terms after 30 pose steps.
     `down` is the world's down in the camera frame (for held legs). Returns the last step's
-    loss per person."""
+    loss per person, less the held legs' prior and hold (see _fit_bodies)."""
     lmap = _lmap(model)
     n_lm = len(lmap.vertex_ids)
     seg = torch.tensor([[index(a), index(b)] for a, b in DIRECTIONS])
@@ -660,11 +667,13 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
             d = lms[:, seg[:, 1]] - lms[:, seg[:, 0]]
             cos = (d / torch.linalg.norm(d, dim=-1, keepdim=True).clamp_min(1e-6) * t.dirs).sum(-1)
             loss = loss + 2.0 * (t.dirs_w * (1 - cos)).sum(1) / t.dirs_w.sum(1).clamp_min(1.0)
-            loss = loss + 0.01 * (t.prior * ((state.pose - _prior_targets(state, t)) ** 2).sum(-1)).sum(1)
+            prior = 0.01 * t.prior * ((state.pose - _prior_targets(state, t)) ** 2).sum(-1)
+            loss = loss + prior.sum(1)
             knee = state.pose[:, knees]
             loss = loss + 0.05 * (torch.relu(-knee[..., 0]) ** 2 + knee[..., 1:].pow(2).sum(-1)).sum(1)
             loss = loss + 0.02 * (state.shape ** 2).sum(1)
-            loss = loss + LEG_HOLD * _leg_hold(state, t, posed, rot, down_t, held_joints)
+            hold = LEG_HOLD * _leg_hold(state, t, posed, rot, down_t, held_joints)
+            loss = loss + hold
             if it >= iters[0] + 30:
                 sil_uv = _project(cam[:, n_lm:], K)
                 loss = loss + _silhouette(sil_uv, t, h, w)
@@ -679,7 +688,11 @@ def _optimise(model, state: State, t: Targets, K: np.ndarray, fitted: torch.Tens
             report(span[0] + (span[1] - span[0]) * it / total, "fitting bodies")
     state.shape_free = False
     log.info("fit losses per person: %s", [round(float(x), 3) for x in loss.detach()])
-    return loss.detach()
+    if total == iters[0]:
+        return loss.detach()
+    # both starts pull held legs to the standing prior and each to its own hold: what that costs
+    # a seated start is no evidence from the photo (hidden legs leaned to standing)
+    return (loss - hold - (prior[:, HELD_PRIOR_COLUMNS] * t.held).sum(1)).detach()
 
 
 def _prior_targets(state: State, t: Targets) -> torch.Tensor:
@@ -827,7 +840,8 @@ def _export(model, state: State, t: Targets, fitted, K, people: list[Person],
         body = make_body(pose_i, dict(zip(M.PHENOTYPES, phen[i].tolist())), o2w, person.id,
                          root_offset=offset, device=str(model.device),
                          extra_params={"visible_keypoints": int(visible.sum()),
-                                       "feet_on_floor": bool(t.feet_seen[i])})
+                                       "feet_on_floor": bool(t.feet_seen[i]),
+                                       "legs_hidden": bool(t.held[i, :2].all())})
         body.reprojection_error_px = float(err[i][visible].mean()) if visible.any() else float("nan")
         bodies.append(body)
         log.info("person %d: height %.2f m, reprojection %.1f px", person.id, body.height_m,

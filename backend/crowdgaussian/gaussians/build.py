@@ -116,7 +116,7 @@ def build_gaussians(photo: types.Photo, people: list[types.Person], bodies: list
             regions = parts.part_labels(body.bones, a.skin_indices, a.skin_weights)
             limbs = np.where(parts.limb_bones(body.bones)[dominant], dominant, -1)
             col = complete_colours(a.means_rest, col, vis, regions, parts.mirror_partners(a.means_rest), limbs,
-                                   parts.thigh_bones(body.bones)[dominant])
+                                   parts.thigh_bones(body.bones)[dominant], bool(body.params.get("legs_hidden")))
         colours.append(col)
         seen.append(vis)
         fit_colour.append(loose | vis)

@@ -143,7 +143,7 @@ def _through_limbs(means_rest: np.ndarray, colors: np.ndarray, known: np.ndarray
 
 
 def _arms_on_hidden_legs(colors: np.ndarray, known: np.ndarray, regions: np.ndarray, limbs: np.ndarray,
-                         skin: np.ndarray | None, hands: np.ndarray | None) -> np.ndarray:
+                         skin: np.ndarray | None, hands: np.ndarray | None, legs_hidden: bool) -> np.ndarray:
     """[N] bool: known lower-body Gaussians that are not its garment, when the legs are hidden: the
     skin-coloured ones (like the face's `skin` or the seen `hands`), or all of them when most are.
     The hands count as well because a face and the hands are often lit differently (t1.jpg: the
@@ -153,12 +153,15 @@ def _arms_on_hidden_legs(colors: np.ndarray, known: np.ndarray, regions: np.ndar
     body's samples are mostly what lies in front of it in the photo: the person's hands and
     forearms on a table or in the lap, and what they hold. Bare legs the photo does show (their
     share is above LEGS_SEEN_SHARE), or that peek out of an occluder that hides the upper body
-    too, keep their skin."""
+    too, keep their skin. `legs_hidden` (the body fit trusted none of the legs' landmarks) says the legs are
+    hidden whatever their seen share: a seated person's thighs reach forward under the forearms on
+    the table (t1.jpg: 7 % of the legs' Gaussians of the man in red, all on his arms)."""
     legs = (regions == parts.LOWER) & (limbs >= 0)
     upper = regions == parts.UPPER
     sliver = known & (regions == parts.LOWER)
     drop = np.zeros(len(colors), bool)
-    if (skin is None or not sliver.any() or (known & legs).sum() >= LEGS_SEEN_SHARE * legs.sum()
+    shown = (known & legs).sum() >= LEGS_SEEN_SHARE * legs.sum() and not legs_hidden
+    if (skin is None or not sliver.any() or shown
             or (known & upper).sum() < UPPER_SEEN_SHARE * upper.sum()):
         return drop
     refs = np.vstack([skin] + ([] if hands is None else [hands]))
@@ -179,12 +182,13 @@ def _median(colors: np.ndarray, sel: np.ndarray, min_count: int = 5) -> np.ndarr
 
 def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.ndarray,
                      regions: np.ndarray, partners: np.ndarray, limbs: np.ndarray,
-                     thighs: np.ndarray | None = None) -> np.ndarray:
+                     thighs: np.ndarray | None = None, legs_hidden: bool = False) -> np.ndarray:
     """[N, 3] colours: visible ones kept, hidden ones completed (see module docstring).
 
     `partners`: each Gaussian's left/right mirror (-1: none); `limbs`: its dominant bone where
     that is an arm or leg segment, else -1; `thighs`: which of them lie on a thigh (completed
-    with the trunk, rule 1), none when not given.
+    with the trunk, rule 1), none when not given; `legs_hidden`: the body fit found the legs
+    hidden (rule 0).
     """
     out = colors.astype(np.float64).copy()
     known = _interior(means_rest, visible, regions)
@@ -192,7 +196,7 @@ def complete_colours(means_rest: np.ndarray, colors: np.ndarray, visible: np.nda
     zones = _head_zones(means_rest, head) if head.any() else None
     if zones is not None:
         known &= ~_arms_on_hidden_legs(out, known, regions, limbs, _median(out, zones[3] & known),
-                                       _median(out, known & (regions == parts.HANDS)))
+                                       _median(out, known & (regions == parts.HANDS)), legs_hidden)
     round_limbs = limbs if thighs is None else np.where(thighs, -1, limbs)  # what carries round (rule 1)
     known |= _through_limbs(means_rest, out, known, round_limbs)
     mirror = (~visible) & (partners >= 0)
