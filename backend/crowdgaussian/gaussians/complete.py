@@ -153,9 +153,10 @@ def _arms_on_hidden_legs(colors: np.ndarray, known: np.ndarray, regions: np.ndar
     body's samples are mostly what lies in front of it in the photo: the person's hands and
     forearms on a table or in the lap, and what they hold. Bare legs the photo does show (their
     share is above LEGS_SEEN_SHARE), or that peek out of an occluder that hides the upper body
-    too, keep their skin. `legs_hidden` (the body fit trusted none of the legs' landmarks) says the legs are
-    hidden whatever their seen share: a seated person's thighs reach forward under the forearms on
-    the table (t1.jpg: 7 % of the legs' Gaussians of the man in red, all on his arms)."""
+    too, keep their skin. `legs_hidden` (the body fit trusted none of the legs' landmarks) says
+    the legs are hidden whatever their seen share: a seated person's thighs reach forward under
+    the forearms on the table (t1.jpg: 7 % of the legs' Gaussians of the man in red, all on his
+    arms)."""
     legs = (regions == parts.LOWER) & (limbs >= 0)
     upper = regions == parts.UPPER
     sliver = known & (regions == parts.LOWER)
