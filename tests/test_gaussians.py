@@ -397,8 +397,9 @@ def test_legs_the_body_fit_found_hidden_take_no_skin_whatever_their_seen_share(s
     landmarks (body.params["legs_hidden"]) makes them arms, and the legs take the garment."""
     skin, trousers = (np.array(BACK[r]) / 255.0 for r in (parts.HEAD, parts.LOWER))
     hidden_legs = {}
+    seated = scene["bodies"][1]
     for legs_hidden in (False, True):
-        body = dataclasses.replace(scene["bodies"][1], params={**scene["bodies"][1].params, "legs_hidden": legs_hidden})
+        body = dataclasses.replace(seated, params={**seated.params, "legs_hidden": legs_hidden})
         g, regions = _behind_table(body, 0.8, BACK[parts.HEAD])
         legs = (regions == parts.LOWER) & parts.limb_bones(body.bones)[parts.dominant_bones(g.skin_indices,
                                                                                             g.skin_weights)]

@@ -308,9 +308,9 @@ def test_table_world_is_level_and_hidden_shins_hang_plumb(table_bundle):
 def test_table_man_in_red_leaning_on_his_elbows_sits(table_bundle):
     """t1.jpg: the table hides the legs of the man in the red shirt, who sits leaning on his
     elbows. Both starts pull hidden legs to the standing prior, so the seated start once paid for
-    its seated legs (about 0.05 of loss), and hidden legs leaned to standing: he came out standing, bent
-    over the table. His seated fit now wins by about as much (0.38 against 0.44); the other people
-    whose legs are hidden are closer calls (0.004-0.008), so only he is asked for."""
+    its seated legs (about 0.05 of loss), and hidden legs leaned to standing: he came out
+    standing, bent over the table. His seated fit now wins by about as much (0.38 against 0.44);
+    the other people whose legs are hidden are closer calls (0.004-0.008), so only he is asked for."""
     manifest = validate_bundle(table_bundle)
     people = sorted(manifest["persons"], key=lambda p: p["bbox"][0] + p["bbox"][2])
     assert len(people) == 6

@@ -369,7 +369,7 @@ def _targets(photo: Photo, people: list[Person], model, device: str, K: np.ndarr
         # part of the body anywhere: that part is not held inside the people's masks; nor is a
         # hidden leg, wherever BlazePose guesses its joints
         hidden_sides = tuple({"L": "left_", "R": "right_"}[b[-1]] for b in held_bones if b.startswith("upperleg"))
-        guessed = np.array([name.startswith(hidden_sides) and name.endswith(LEGS) for name in POSE_LANDMARKS])
+        guessed = _LEG_LANDMARKS & np.array([name.startswith(hidden_sides) for name in POSE_LANDMARKS])
         outlined.append(((weight > 0) | ~inside | (off_people[px[:, 1], px[:, 0]] <= 0.25 * sigma[-1])) & ~guessed)
         # a held bone keeps its relaxed prior: the vertical hold replaces the strong one
         prior.append([HIDDEN_PRIOR if b in hidden - held_bones else v for b, v in POSE_PRIOR.items()])
