@@ -12,7 +12,7 @@ from crowdgaussian import types
 from crowdgaussian.eval import benchmark, metrics, occlusion, report
 from crowdgaussian.eval.lpips import Lpips, lpips_status
 from crowdgaussian.eval.protocol import person_orbit
-from crowdgaussian.eval.runner import Prediction, score_people, truth_views
+from crowdgaussian.eval.runner import THIGHS, Prediction, posture, score_people, truth_views
 from crowdgaussian.synth.crowd import make_crowd
 
 
@@ -162,6 +162,44 @@ def test_truth_scores_perfectly_at_another_depth_and_in_another_world_and_a_miss
     assert all(not s.matched and s.psnr < 20 and s.psnr_fg < s.psnr and s.orbit_iou == 0 for s in missed)
 
 
+def _legs_body(hips_knees: list[np.ndarray], to_world: np.ndarray) -> types.Body:
+    """A stand-in fitted body with only the thigh bones, their rest heads at the given points of the
+    truth's world, posed into the reconstruction's world by `to_world` (every bone's skinning matrix)."""
+    names = [n for _, bones in THIGHS for n in bones]
+    bones = [types.Bone(name=n, parent=-1, head=np.asarray(x, np.float64), tail=np.zeros(3), roll=0.0)
+             for n, x in zip(names, hips_knees)]
+    return types.Body(person_id=0, vertices_rest=np.zeros((0, 3)), faces=np.zeros((0, 3), np.int32),
+                      skin_indices=np.zeros((0, 1), np.int32), skin_weights=np.zeros((0, 1)), bones=bones,
+                      rest_to_world=np.repeat(to_world[None], len(bones), 0), bone_pose=np.zeros((len(bones), 4)),
+                      root_translation=np.zeros(3), vertices_world=np.zeros((0, 3)))
+
+
+def test_posture_is_judged_in_the_photo_camera_and_flags_a_sitter_fitted_standing(scene):
+    """The truth's own thighs, in another world through the same photo camera, score 0 degrees and
+    the true posture; the thighs swung to the other posture score about their swing and flip it."""
+    from scipy.spatial.transform import Rotation
+
+    world = np.eye(4)  # the reconstruction's world: tilted 15 degrees, moved
+    world[:3, :3] = Rotation.from_rotvec([np.radians(15.0), 0.0, np.radians(30.0)]).as_matrix()
+    world[:3, 3] = [0.3, -2.0, 0.5]
+    w2c = scene.camera.world_to_camera
+    pred_w2c = w2c @ np.linalg.inv(world)
+    for person in scene.people:
+        kp = person.body.keypoints_world
+        joints = [kp[i] for hip_knee, _ in THIGHS for i in hip_knee]
+        error, seated, seated_pred = posture(person, w2c, _legs_body(joints, world), pred_w2c)
+        assert error < 0.5 and seated == seated_pred == (person.body.posture == "sitting"), error
+        # each knee swung 90 degrees about its hip, forward for a stander, down for a sitter
+        forward = Rotation.from_euler("z", np.degrees(np.arctan2(*(kp[11] - kp[12])[:2][::-1])) + 90,
+                                      degrees=True).apply([1.0, 0.0, 0.0])
+        swung = []
+        for hip, knee in zip(joints[::2], joints[1::2]):
+            length = np.linalg.norm(knee - hip)
+            swung += [hip, hip + length * (np.array([0.0, 0.0, -1.0]) if seated else forward)]
+        error, _, flipped = posture(person, w2c, _legs_body(swung, world), pred_w2c)
+        assert 60.0 < error < 120.0 and flipped != seated, (error, seated)
+
+
 def test_lpips_skips_with_a_clear_message_and_runs_with_local_weights(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     monkeypatch.setenv("CROWDGAUSSIAN_MODELS", str(tmp_path / "none"))
@@ -197,8 +235,13 @@ def test_summary_and_report_tables(tmp_path):
             rows.append(dict(person=0, matched=True, iou=0.9, psnr=ps + off, ssim=0.9, lpips=None, psnr_fg=ps,
                              orbit_iou=0.6, occlusion=0.2,
                              per_view_psnr=[], seed=1000, n_people=1, condition=cond, method=method, seconds=4.0,
-                             n_detected=1, photo_psnr_visible=30.0, photo_psnr_amodal=25.0))
+                             n_detected=1, photo_psnr_visible=30.0, photo_psnr_amodal=25.0,
+                             thigh_error_deg=10.0 if cond == "occ20" else 40.0, seated=True,
+                             seated_pred=cond != "occ40"))
     summary = benchmark.summarize(rows, cfg)
+    assert summary["posture"]["occ20"] == {"people": 1, "sit_stand_right": 1.0, "seated_true": 1, "seated_pred": 1,
+                                           "thighs_within": 1.0, "thigh_error_median": 10.0}
+    assert summary["posture"]["occ40"]["sit_stand_right"] == 0.0 and summary["posture"]["occ40"]["seated_pred"] == 0
     assert summary["psnr"] == {"20": 20.0, "40": 19.0}
     assert summary["baseline_psnr"] == {"20": 17.0, "40": 16.0}
     assert summary["orbit_iou"] == {"20": 0.6, "40": 0.6}
@@ -220,6 +263,7 @@ def test_summary_and_report_tables(tmp_path):
     assert "| Visible-only (no completion) | 2× | 15.000 |" in text
     assert "| Ours (default pipeline) | turn180 | 17.000 | 0.900 | – | 17.000 | 0.600 | 0 of 1 |" in text
     assert "| Visible-only (no completion) | table | 13.000 | 0.900 | – | 16.000 | 0.600 | 1 of 1 |" in text
+    assert "| occ20 | 1 | 1.00 | 1 / 1 | 1.00 | 10.0° |" in text and "| occ40 | 1 | 0.00 | 1 / 0 | 0.00 | 40.0° |" in text
     paths = report.plots(rows, [{"n_people": 1, "seconds": 4.0, "peak_mb": 10.0, "peak_rss_mb": 900.0,
                                                      "n_reconstructed": 1}],
                          cfg, tmp_path)

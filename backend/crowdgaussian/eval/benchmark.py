@@ -31,6 +31,7 @@ from .runner import Prediction, photo_consistency, score_people, truth_views
 
 log = logging.getLogger(__name__)
 REPORT_SEED_START = 1000  # seeds 0..999 are for tuning; reported numbers use 1000 and up
+THIGH_TOLERANCE_DEG = 30.0  # a fitted thigh this close to the true one counts as right (posture_summary)
 # Scene variants (not in the paper): condition name -> (make_crowd arguments, what it is). Same people,
 # places, poses and camera as the scene itself, no simulated occluder.
 VARIANTS = {
@@ -185,6 +186,20 @@ def _finite_mean(values: list) -> float | None:
     return round(float(np.mean(vals)), 4) if vals else None
 
 
+def posture_summary(rows: list[dict]) -> dict:
+    """Posture of the matched people among `rows` (runner.posture): how many were judged, the share
+    fitted sitting or standing as they truly are, how many truly sit / were fitted sitting, the
+    share with both thighs' mean direction within THIGH_TOLERANCE_DEG of the truth, the median."""
+    judged = [r for r in rows if r.get("thigh_error_deg") is not None]
+    errors = [r["thigh_error_deg"] for r in judged]
+    return {"people": len(judged),
+            "sit_stand_right": _finite_mean([float(r["seated"] == r["seated_pred"]) for r in judged]),
+            "seated_true": sum(bool(r["seated"]) for r in judged),
+            "seated_pred": sum(bool(r["seated_pred"]) for r in judged),
+            "thighs_within": _finite_mean([float(e <= THIGH_TOLERANCE_DEG) for e in errors]),
+            "thigh_error_median": round(float(np.median(errors)), 1) if errors else None}
+
+
 def summarize(records: list[dict], cfg: Config) -> dict:
     """The headline numbers: mean over people of each metric per condition and method."""
     def mean(metric: str, condition: str, method: str = "ours") -> float | None:
@@ -208,6 +223,8 @@ def summarize(records: list[dict], cfg: Config) -> dict:
     for factor in cfg.downsample:
         out[f"psnr_{factor}x"] = mean("psnr", f"down{factor}x")
         out[f"ssim_{factor}x"] = mean("ssim", f"down{factor}x")
+    conditions = [f"occ{lv}" for lv in levels] + [f"down{f}x" for f in cfg.downsample] + list(cfg.variants)
+    out["posture"] = {c: posture_summary([r for r in ours if r["condition"] == c]) for c in conditions}
     runs = {(r["seed"], r["condition"]): r["seconds"] / r["n_people"] for r in ours}
     out["seconds_per_person"] = _finite_mean(list(runs.values()))
     out["detection_recall"] = _finite_mean([float(r["matched"]) for r in ours if r["condition"] not in cfg.variants])

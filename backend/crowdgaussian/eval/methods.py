@@ -26,12 +26,14 @@ def run_methods(photo: types.Photo, camera: types.Camera | None, people: list[ty
     start = time.perf_counter()
     res = reconstruct_scene(photo, camera=camera, device=device, complete=True, quality=quality, people=people)
     roots = [b.root_translation for b in res.bodies]
-    out = {"ours": Prediction(res.camera, res.people, roots, res.gaussians, time.perf_counter() - start)}
+    out = {"ours": Prediction(res.camera, res.people, roots, res.gaussians, time.perf_counter() - start,
+                              res.bodies)}
     if "visible_only" in methods:
         start = time.perf_counter()
         settings = QUALITY[quality]
         gaussians = build_gaussians(photo, res.people, res.bodies, res.camera, device=device,
                                     n_per_person=settings["n_per_person"], complete=False,
                                     fit_steps=settings["fit_steps"])
-        out["visible_only"] = Prediction(res.camera, res.people, roots, gaussians, time.perf_counter() - start)
+        out["visible_only"] = Prediction(res.camera, res.people, roots, gaussians, time.perf_counter() - start,
+                                         res.bodies)
     return {m: out[m] for m in methods}

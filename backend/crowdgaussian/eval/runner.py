@@ -24,6 +24,12 @@ from .render import render
 log = logging.getLogger(__name__)
 MIN_IOU = 0.1  # a predicted person must overlap a true one this much to count as them
 BACKGROUND = (1.0, 1.0, 1.0)  # orbit views are rendered on white, truth and predictions alike
+SEATED_DEG = 45.0  # thighs farther than this from the vertical (on average) sit
+# (hip, knee) of each thigh: BlazePose landmark indices of the truth, rig bones of a prediction
+THIGHS = (((types.POSE_LANDMARKS.index("left_hip"), types.POSE_LANDMARKS.index("left_knee")),
+           ("upperleg01.L", "lowerleg01.L")),
+          ((types.POSE_LANDMARKS.index("right_hip"), types.POSE_LANDMARKS.index("right_knee")),
+           ("upperleg01.R", "lowerleg01.R")))
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Prediction:
     roots: list[np.ndarray]  # [3] world root joint per person
     gaussians: list[types.Gaussians]
     seconds: float = float("nan")
+    bodies: list[types.Body] = field(default_factory=list)  # for the posture scores; none: not judged
 
 
 @dataclass
@@ -51,6 +58,11 @@ class PersonScore:
     orbit_iou: float  # silhouette IoU (alpha > 0.5) averaged over the views: the geometry alone (not the paper's)
     occlusion: float  # fraction of the person's visible photo region the simulator hid
     per_view_psnr: list[float] = field(default_factory=list)
+    # posture (not the paper's; None when unmatched): both thighs' direction against the truth's in
+    # the photo camera, and sitting (thighs, on average, more than SEATED_DEG from the vertical)
+    thigh_error_deg: float | None = None
+    seated: bool | None = None
+    seated_pred: bool | None = None
 
 
 def truth_orbit(scene: SynthScene, person: SynthPerson, size: int, indices: list[int]) -> OrbitViews:
@@ -64,6 +76,32 @@ def truth_views(scene: SynthScene, person: SynthPerson, size: int, indices: list
     orbit = truth_orbit(scene, person, size, indices)
     rgb, alpha, _ = render([person.gaussians], orbit.viewmats, orbit.K, size, size, BACKGROUND)
     return rgb, alpha
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    """`v` scaled to length 1."""
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+def _posed_head(body: types.Body, name: str) -> np.ndarray:
+    """World position of a rig bone's head in the fitted pose."""
+    k = [b.name for b in body.bones].index(name)
+    return (body.rest_to_world[k] @ np.append(body.bones[k].head, 1.0))[:3]
+
+
+def posture(person: SynthPerson, true_w2c: np.ndarray, body: types.Body, pred_w2c: np.ndarray,
+            ) -> tuple[float, bool, bool]:
+    """(mean angle between predicted and true thigh directions in the photo camera, degrees;
+    truly seated; seated as fitted). Each world judges sitting against its own vertical (Z)."""
+    errors, tilt_true, tilt_pred = [], [], []
+    for (hip, knee), (upper, lower) in THIGHS:
+        t = _unit(person.body.keypoints_world[knee] - person.body.keypoints_world[hip])
+        p = _unit(_posed_head(body, lower) - _posed_head(body, upper))
+        cos = float(np.dot(true_w2c[:3, :3] @ t, pred_w2c[:3, :3] @ p))
+        errors.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+        tilt_true.append(np.degrees(np.arccos(np.clip(-t[2], -1.0, 1.0))))
+        tilt_pred.append(np.degrees(np.arccos(np.clip(-p[2], -1.0, 1.0))))
+    return float(np.mean(errors)), bool(np.mean(tilt_true) > SEATED_DEG), bool(np.mean(tilt_pred) > SEATED_DEG)
 
 
 def match_people(pred_masks: list[np.ndarray], true_masks: list[np.ndarray]) -> dict[int, tuple[int, float]]:
@@ -98,6 +136,9 @@ def score_people(scene: SynthScene, pred: Prediction, truths: list[tuple[np.ndar
             orbit = carry_orbit(truth_orbit(scene, person, size, indices), person.body.root_world,
                                 scene.camera.world_to_camera, pred.roots[j], pred.camera.world_to_camera)
             images, alpha, _ = render([pred.gaussians[j]], orbit.viewmats, orbit.K, size, size, BACKGROUND)
+        pose = (None, None, None)
+        if j is not None and pred.bodies:
+            pose = posture(person, scene.camera.world_to_camera, pred.bodies[j], pred.camera.world_to_camera)
         per_psnr = [psnr(a, b) for a, b in zip(images, truth)]
         covered = (alpha > 0.05) | (truth_alpha > 0.05)
         mine, true = alpha > 0.5, truth_alpha > 0.5
@@ -107,7 +148,7 @@ def score_people(scene: SynthScene, pred: Prediction, truths: list[tuple[np.ndar
             ssim=float(np.mean([ssim(a, b) for a, b in zip(images, truth)])),
             lpips=float(np.mean([lpips(a, b) for a, b in zip(images, truth)])) if lpips else None,
             psnr_fg=psnr(images, truth, covered), orbit_iou=float(np.mean(sil_iou)), occlusion=occlusion[i],
-            per_view_psnr=per_psnr))
+            per_view_psnr=per_psnr, thigh_error_deg=pose[0], seated=pose[1], seated_pred=pose[2]))
         renders.append(images)
     return scores, renders
 
