@@ -11,11 +11,13 @@ import pytest
 import torch
 from PIL import Image
 from plyfile import PlyData
+from scipy.spatial import cKDTree
 from support import asset, reconstruct_bundle
 
 from crowdgaussian.bundle import validate_bundle
 from crowdgaussian.errors import CrowdGaussianError
 from crowdgaussian.gaussians import parts
+from crowdgaussian.gaussians.anchor import vertex_normals
 from crowdgaussian.ply import SH_C0, read_gaussians_ply
 from crowdgaussian.render import rasterization
 
@@ -337,6 +339,25 @@ def test_table_hidden_legs_are_not_the_skin_of_arms_on_the_table(table_bundle):
             return cv2.cvtColor(np.median(colours[sel], axis=0).astype(np.float32)[None, None],
                                 cv2.COLOR_RGB2LAB)[0, 0]
         assert np.linalg.norm(lab("lowerleg") - lab("wrist", "metacarpal", "finger")) > 20.0, person["id"]
+
+
+def test_table_hands_grow_no_spikes(table_bundle):
+    """t1.jpg: hands hold cards and chips where the fitted hands (open, in the rest grip) do not
+    lie. The photometric fit once moved hand splats up to 6 cm out along their normals towards the
+    photo's hands (2.4-5.8 cm at most per person): radial spikes, a hairy hand in every view. A
+    splat may now stand off the body by at most half its bone's girth (offset_reach), about 1 cm."""
+    manifest = validate_bundle(table_bundle)
+    for person in manifest["persons"]:
+        names = [b["name"] for b in json.loads((table_bundle / person["files"]["rig"]).read_text())["bones"]]
+        skin = np.load(table_bundle / person["files"]["skin"])
+        hand = np.isin(parts.dominant_bones(skin["indices"], skin["weights"]),
+                       [i for i, n in enumerate(names) if n.startswith(("wrist", "metacarpal", "finger"))])
+        rest = read_gaussians_ply(table_bundle / person["files"]["gaussians_rest"])["means"][hand]
+        body = np.load(table_bundle / person["files"]["body"])
+        _, nearest = cKDTree(body["vertices_rest"]).query(rest)
+        normals = vertex_normals(body["vertices_rest"], body["faces"])[nearest]
+        out = np.einsum("ij,ij->i", rest - body["vertices_rest"][nearest], normals)  # along the normal
+        assert hand.sum() > 500 and out.max() < 0.02, (person["id"], np.percentile(out, [90, 99, 100]))
 
 
 def test_validation_rejects_paths_outside_and_bad_versions(bus_bundle, tmp_path):

@@ -181,10 +181,13 @@ def _run_fit(bodies: list[types.Body], anchored: list[Anchored],
                for c, a in zip(colours, anchored)]
     if steps <= 0 or not any(ac.any() for ac in active) or not targets:
         return results
-    verts, vnorm, faces, tris, mats, base_v, base_f = [], [], [], [], [], 0, 0
+    verts, vnorm, faces, tris, mats, reach, base_v, base_f = [], [], [], [], [], [], 0, 0
     for body, a, ac in zip(bodies, anchored, active):
         v = np.asarray(body.vertices_rest, np.float64)
         f = np.asarray(body.faces, np.int64)
+        at_vertex = fit.offset_reach(v, body.skin_indices, body.skin_weights,
+                                     np.array([b.head for b in body.bones]), np.array([b.tail for b in body.bones]))
+        reach.append(np.einsum("nkj,nk->nj", at_vertex[f[a.tri[ac]]], a.bary[ac]))
         verts.append(v)
         vnorm.append(anchor.vertex_normals(v, f))
         faces.append(f + base_v)
@@ -203,6 +206,7 @@ def _run_fit(bodies: list[types.Body], anchored: list[Anchored],
     params = fit.FitParams(
         vertices=cat(verts), vnormals=cat(vnorm), faces=torch.from_numpy(np.concatenate(faces)).to(device),
         tri=torch.from_numpy(np.concatenate(tris)).to(device), bary=pick("bary"), offset=pick("offset"),
+        reach=cat(reach),
         linear=torch.from_numpy(m[:, :3, :3].astype(np.float32)).to(device),
         translation=torch.from_numpy(m[:, :3, 3].astype(np.float32)).to(device),
         quats=pick("quats"), scales=pick("scales"),
