@@ -185,8 +185,7 @@ def _run_fit(bodies: list[types.Body], anchored: list[Anchored],
     for body, a, ac in zip(bodies, anchored, active):
         v = np.asarray(body.vertices_rest, np.float64)
         f = np.asarray(body.faces, np.int64)
-        at_vertex = fit.offset_reach(v, body.skin_indices, body.skin_weights,
-                                     np.array([b.head for b in body.bones]), np.array([b.tail for b in body.bones]))
+        at_vertex = fit.offset_reach(v, body.skin_indices, body.skin_weights, body.bones)
         reach.append(np.einsum("nkj,nk->nj", at_vertex[f[a.tri[ac]]], a.bary[ac]))
         verts.append(v)
         vnorm.append(anchor.vertex_normals(v, f))

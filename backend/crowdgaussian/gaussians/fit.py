@@ -4,7 +4,7 @@ Lean on purpose (CPU budget): one render per step of the union of the people's b
 (shifted K), the steps taking the targets' resolutions in turn (a low one and the photo's
 own, see build.FIT_SIDES), Adam on colours, opacities, log-scale deltas and the normal
 offsets (so every mean stays triangle + barycentric + offset), each offset within its reach
-(offset_reach: out by half the local girth, in by the whole, at most MAX_OFFSET either way).
+(offset_reach: in by the local girth, out by MAX_OFFSET, or half the girth on hands).
 Loss: L1 colour over the people's pixels (render composited over the photo, so gaps cost
 only through the silhouette term), squared alpha-vs-mask silhouette error on the people's
 pixels and a band around them as wide as the offsets can reach (farther out a body may be
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from crowdgaussian import types
 from crowdgaussian.gaussians import parts, visibility
 from crowdgaussian.image_io import frame_side
 from crowdgaussian.gaussians.anchor import anchor_points_torch
@@ -34,14 +35,16 @@ from crowdgaussian.render import rasterization
 log = logging.getLogger(__name__)
 
 MAX_OFFSET = 0.06  # m: how far the fit may move a Gaussian along its normal (clothes, hair)
-# ...and at most these shares of the local girth (the body's distance to its bone), out and in:
-# clothes and hair stand off a body in proportion to it, while 6 cm on a finger or forearm grew
-# radial spikes (a "hairy" hand wherever the fitted hand missed the photo's, insightface's t1.jpg);
-# pulled in by more than the girth, a surface comes out on the far side. Pulled in by its whole
-# girth, a fitted limb wider than the photo's shrinks onto its mask (half of it: bus.jpg's photo
-# view fell from 26.6 to 24.7 dB where opaque).
-GIRTH_SHARE_OUT = 0.5
+# ...and in by at most the local girth (the body's distance to its bone): pulled in farther, a
+# surface comes out on the far side (in by half of it, a fitted limb wider than the photo's could
+# not shrink onto its mask: bus.jpg's photo view fell from 26.6 to 24.7 dB where opaque).
 GIRTH_SHARE_IN = 1.0
+# Hands stand off by at most half their girth (about 1 cm): nothing is worn loosely on them, and 6 cm
+# grew radial spikes, a hairy hand wherever the fitted hand missed the photo's (insightface's t1.jpg).
+# Everything else may stand off the full MAX_OFFSET: clothes do (half the girth everywhere left
+# bus.jpg's fur coat sleeves, trouser legs and shoes uncovered, 3.5 % of the masks against 1.4 %).
+HAND_SHARE_OUT = 0.5
+HAND_BONES = ("wrist", "metacarpal", "finger")
 MIN_REACH = 0.003  # m
 MIN_OPACITY = 0.6  # never make the body see-through
 MAX_LOG_SCALE = 0.5  # the fit may grow or shrink a splat by at most e^0.5
@@ -87,11 +90,12 @@ class FitParams:
 
 
 def offset_reach(vertices_rest: np.ndarray, skin_indices: np.ndarray, skin_weights: np.ndarray,
-                 heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
+                 bones: list[types.Bone]) -> np.ndarray:
     """[V, 2] how far (m) the fit may move the surface at each rest vertex along its normal, in and
-    out: GIRTH_SHARE_IN / _OUT of its main bone's girth (the median distance of the bone's vertices
-    to its segment, so that a crown or a fingertip beyond its bone's end counts as wide as the
-    bone), within MIN_REACH..MAX_OFFSET."""
+    out: in by GIRTH_SHARE_IN of its main bone's girth (the median distance of the bone's vertices
+    to its segment, so that a fingertip beyond its bone's end counts as wide as the bone), out by
+    MAX_OFFSET, or HAND_SHARE_OUT of the girth on a hand; within MIN_REACH..MAX_OFFSET."""
+    heads, tails = np.array([b.head for b in bones]), np.array([b.tail for b in bones])
     v = np.asarray(vertices_rest, np.float64)
     bone = parts.dominant_bones(np.asarray(skin_indices), np.asarray(skin_weights))
     a, b = np.asarray(heads, np.float64)[bone], np.asarray(tails, np.float64)[bone]
@@ -101,8 +105,9 @@ def offset_reach(vertices_rest: np.ndarray, skin_indices: np.ndarray, skin_weigh
     girth = np.zeros(len(heads))
     for k in np.unique(bone):
         girth[k] = np.median(distance[bone == k])
-    shares = np.array([GIRTH_SHARE_IN, GIRTH_SHARE_OUT])
-    return np.clip(shares * girth[bone][:, None], MIN_REACH, MAX_OFFSET)
+    hand = np.array([b.name.startswith(HAND_BONES) for b in bones])[bone]
+    outward = np.where(hand, HAND_SHARE_OUT * girth[bone], MAX_OFFSET)
+    return np.clip(np.stack([GIRTH_SHARE_IN * girth[bone], outward], axis=1), MIN_REACH, MAX_OFFSET)
 
 
 def make_target(photo_rgb: np.ndarray, masks: list[np.ndarray], world_to_camera: np.ndarray,
