@@ -186,7 +186,7 @@ def _run_fit(bodies: list[types.Body], anchored: list[Anchored],
         v = np.asarray(body.vertices_rest, np.float64)
         f = np.asarray(body.faces, np.int64)
         at_vertex = fit.offset_reach(v, body.skin_indices, body.skin_weights, body.bones)
-        reach.append(np.einsum("nkj,nk->nj", at_vertex[f[a.tri[ac]]], a.bary[ac]))
+        reach.append(at_vertex[f[a.tri[ac]]].min(axis=1))  # a triangle touching a hand is a hand
         verts.append(v)
         vnorm.append(anchor.vertex_normals(v, f))
         faces.append(f + base_v)
