@@ -44,7 +44,6 @@ GIRTH_SHARE_IN = 1.0
 # Everything else may stand off the full MAX_OFFSET: clothes do (half the girth everywhere left
 # bus.jpg's fur coat sleeves, trouser legs and shoes uncovered, 3.5 % of the masks against 1.4 %).
 HAND_SHARE_OUT = 0.5
-HAND_BONES = ("wrist", "metacarpal", "finger")
 MIN_REACH = 0.003  # m
 MIN_OPACITY = 0.6  # never make the body see-through
 MAX_LOG_SCALE = 0.5  # the fit may grow or shrink a splat by at most e^0.5
@@ -94,18 +93,18 @@ def offset_reach(vertices_rest: np.ndarray, skin_indices: np.ndarray, skin_weigh
     """[V, 2] how far (m) the fit may move the surface at each rest vertex along its normal, in and
     out: in by GIRTH_SHARE_IN of its main bone's girth (the median distance of the bone's vertices
     to its segment, so that a fingertip beyond its bone's end counts as wide as the bone), out by
-    MAX_OFFSET, or HAND_SHARE_OUT of the girth on a hand; within MIN_REACH..MAX_OFFSET."""
-    heads, tails = np.array([b.head for b in bones]), np.array([b.tail for b in bones])
+    MAX_OFFSET, or HAND_SHARE_OUT of the girth on a hand (parts.HANDS); within MIN_REACH..MAX_OFFSET."""
     v = np.asarray(vertices_rest, np.float64)
     bone = parts.dominant_bones(np.asarray(skin_indices), np.asarray(skin_weights))
-    a, b = np.asarray(heads, np.float64)[bone], np.asarray(tails, np.float64)[bone]
-    ab = b - a
-    t = np.clip(np.einsum("ij,ij->i", v - a, ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12), 0.0, 1.0)
-    distance = np.linalg.norm(v - (a + t[:, None] * ab), axis=1)
-    girth = np.zeros(len(heads))
+    head = np.array([b.head for b in bones], np.float64)[bone]
+    along = np.array([b.tail for b in bones], np.float64)[bone] - head
+    t = np.clip(np.einsum("ij,ij->i", v - head, along) / np.maximum(np.einsum("ij,ij->i", along, along), 1e-12),
+                0.0, 1.0)
+    distance = np.linalg.norm(v - (head + t[:, None] * along), axis=1)
+    girth = np.zeros(len(bones))
     for k in np.unique(bone):
         girth[k] = np.median(distance[bone == k])
-    hand = np.array([b.name.startswith(HAND_BONES) for b in bones])[bone]
+    hand = np.array([parts.bone_region(b.name) == parts.HANDS for b in bones])[bone]
     outward = np.where(hand, HAND_SHARE_OUT * girth[bone], MAX_OFFSET)
     return np.clip(np.stack([GIRTH_SHARE_IN * girth[bone], outward], axis=1), MIN_REACH, MAX_OFFSET)
 
